@@ -1,0 +1,266 @@
+"""Command line: argparse builds frozen parameters, then calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from torch import Tensor
+from tqdm import tqdm
+
+from .color import COLOR_MODES
+from .config import CONTENT_LAYERS, STYLE_LAYERS, StyleParams
+from .engine import Region
+from .errors import UserError
+from .still import StyleSpec
+from .vgg import LAYER_NAMES
+
+DEMO_CONTENT = "skimage:chelsea"
+DEMO_STYLE = "skimage:immunohistochemistry"
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text}")
+    return value
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas: {text}") from exc
+
+
+def _layers(text: str) -> tuple[str, ...]:
+    names = tuple(v.strip() for v in text.split(",") if v.strip())
+    for name in names:
+        if name not in LAYER_NAMES:
+            raise argparse.ArgumentTypeError(
+                f"unknown VGG-19 layer {name!r} (e.g. relu1_1 ... relu5_4)")
+    return names
+
+
+def add_style_options(parser: argparse.ArgumentParser, *, size: int) -> None:
+    """Options shared by every command that stylizes (images, videos, batch jobs)."""
+    d = StyleParams()
+    g = parser.add_argument_group("style transfer")
+    g.add_argument("--style", action="append", default=[], metavar="IMAGE",
+                   help="style picture; repeat to blend several styles")
+    g.add_argument("--style-weights", type=_floats, metavar="W1,W2",
+                   help="blend weights of the --style pictures (default: equal)")
+    g.add_argument("--size", type=_positive_int, default=size,
+                   help=f"longest side of the output in pixels (default {size})")
+    g.add_argument("--iterations", type=_positive_int, default=d.iterations,
+                   help=f"optimizer iterations per scale (default {d.iterations})")
+    g.add_argument("--seed", type=int, default=d.seed, help="random seed (noise init)")
+    g.add_argument("--content-weight", type=_non_negative, default=d.content_weight,
+                   help=f"weight of the content loss (default {d.content_weight:g})")
+    g.add_argument("--style-weight", type=_non_negative, default=d.style_weight,
+                   help=f"weight of the style loss (default {d.style_weight:g}); "
+                        "higher = more style")
+    g.add_argument("--tv-weight", type=_non_negative, default=d.tv_weight,
+                   help=f"weight of the total-variation smoothing (default {d.tv_weight:g})")
+    g.add_argument("--content-layers", type=_layers, default=CONTENT_LAYERS,
+                   help=f"VGG layers for the content loss (default {','.join(CONTENT_LAYERS)})")
+    g.add_argument("--style-layers", type=_layers, default=STYLE_LAYERS,
+                   help=f"VGG layers for the style loss (default {','.join(STYLE_LAYERS)})")
+    g.add_argument("--style-layer-weights", type=_floats, metavar="W1,W2,...",
+                   help="relative weight of each style layer (default: equal)")
+    g.add_argument("--style-scale", type=float, default=d.style_scale,
+                   help="size of the style picture relative to the output (default 1.0); "
+                        "smaller = finer brush strokes")
+    g.add_argument("--pooling", choices=("avg", "max"), default=d.pooling,
+                   help="VGG pooling (default avg, as in Gatys et al.)")
+    g.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer,
+                   help="optimizer (default lbfgs)")
+    g.add_argument("--lr", type=float, help="learning rate (default 1.0 for lbfgs, 0.02 for adam)")
+    g.add_argument("--tolerance", type=_non_negative, default=d.tolerance,
+                   help="stop a scale early when the loss improves by less than this fraction "
+                        f"per iteration (default {d.tolerance:g}; 0 = never)")
+    g.add_argument("--init", default=d.init,
+                   help="start from 'content' (default), 'noise' or an image file")
+    g.add_argument("--scales", type=_positive_int,
+                   help="coarse-to-fine levels, each twice the size of the previous "
+                        "(default: automatic, down to about 256 px)")
+    g.add_argument("--preserve-colors", choices=COLOR_MODES, default=d.preserve_colors,
+                   help="keep the content's colours: 'luminance' (transfer luminance only) or "
+                        "'histogram' (re-colour the style like the content); default none")
+    g.add_argument("--device", default="auto",
+                   help="torch device: auto (default: CUDA if available), cpu, cuda, cuda:N, mps")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def params_from_args(args: argparse.Namespace) -> StyleParams:
+    """The frozen parameters named by the parsed options."""
+    if args.style_layer_weights and len(args.style_layer_weights) != len(args.style_layers):
+        raise UserError(f"--style-layer-weights has {len(args.style_layer_weights)} values for "
+                        f"{len(args.style_layers)} style layers")
+    if args.style_scale <= 0:
+        raise UserError("--style-scale must be > 0")
+    init = args.init
+    if init not in ("content", "noise") and not Path(init).is_file():
+        raise UserError(f"--init must be 'content', 'noise' or an image file; not found: {init}")
+    return StyleParams(
+        content_layers=args.content_layers, style_layers=args.style_layers,
+        style_layer_weights=args.style_layer_weights, content_weight=args.content_weight,
+        style_weight=args.style_weight, tv_weight=args.tv_weight, pooling=args.pooling,
+        optimizer=args.optimizer, learning_rate=args.lr, iterations=args.iterations,
+        tolerance=args.tolerance, init=init, size=args.size, scales=args.scales,
+        style_scale=args.style_scale, preserve_colors=args.preserve_colors, seed=args.seed,
+    )
+
+
+def style_specs(args: argparse.Namespace) -> list[StyleSpec]:
+    """The --style files with their --style-weights."""
+    weights = args.style_weights or (1.0,) * len(args.style)
+    if len(weights) != len(args.style):
+        raise UserError(f"--style-weights has {len(weights)} values for {len(args.style)} styles")
+    return [StyleSpec(path, w) for path, w in zip(args.style, weights, strict=True)]
+
+
+class IterationBar:
+    """tqdm bar over optimizer iterations with the current loss; writes snapshots."""
+
+    def __init__(self, total: int, *, quiet: bool, desc: str,
+                 snapshot: Callable[[int, Tensor], None] | None = None) -> None:
+        self.bar = tqdm(total=total, desc=desc, unit="it", disable=quiet, dynamic_ncols=True)
+        self.snapshot = snapshot
+
+    def __call__(self, step: int, loss: float, image: Tensor) -> None:
+        if step >= self.bar.total:
+            self.bar.total = step + 1
+        self.bar.n = step + 1
+        self.bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        self.bar.refresh()
+        if self.snapshot is not None:
+            self.snapshot(step, image)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _cmd_stylize(args: argparse.Namespace) -> int:
+    from .device import resolve_device
+    from .imageio import to_array, write_image
+    from .regions import build_regions, preview_sheet
+    from .still import stylize_still
+
+    params = params_from_args(args)
+    device = resolve_device(args.device)
+    output = Path(args.output)
+    labels: list[np.ndarray | None] = [None]
+
+    def regions_for(content: np.ndarray) -> list[Region]:
+        regions, labels[0] = build_regions(
+            content, params, style_specs(args), masks=args.mask, rules=args.region,
+            segments=args.segment, labels_out=output.with_suffix(".regions.png"))
+        return regions
+
+    snapshot = None
+    if args.snapshot_every:
+        stem = output.with_suffix("")
+
+        def snapshot(step: int, image: Tensor) -> None:
+            if (step + 1) % args.snapshot_every == 0:
+                write_image(f"{stem}.iter{step + 1:05d}.png", to_array(image))
+
+    bar = IterationBar(params.iterations * len(params.scale_sizes()), quiet=args.quiet,
+                       desc="stylize", snapshot=snapshot)
+    try:
+        content, result = stylize_still(args.content, regions_for, output, params, device,
+                                        on_step=bar)
+    finally:
+        bar.close()
+    print(f"wrote {output}")
+    if args.preview:
+        sheet = preview_sheet(content, labels[0] if labels[0] is not None else
+                              np.zeros(content.shape[:2], np.int32), result)
+        write_image(output.with_suffix(".preview.png"), sheet)
+        print(f"wrote {output.with_suffix('.preview.png')}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    args.content, args.style = DEMO_CONTENT, [DEMO_STYLE]
+    return _cmd_stylize(args)
+
+
+def _add_region_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("regions (different styles in different parts)")
+    g.add_argument("--mask", action="append", default=[], metavar="IMAGE",
+                   help="label image (integer labels or colour-coded regions); or repeat with "
+                        "one binary mask per region (labels 1, 2, ... in order)")
+    g.add_argument("--region", action="append", default=[], metavar="LABEL=STYLE",
+                   help="style of a region: LABEL=style.jpg, LABEL=style.jpg@0.5 (weight), or "
+                        "LABEL=keep (leave unstylized); LABEL=* for every other label")
+    g.add_argument("--segment", type=_positive_int, metavar="N",
+                   help="no mask? split the content into N regions automatically (SLIC)")
+    g.add_argument("--preview", action="store_true",
+                   help="also write OUT.preview.png: content, regions, result side by side")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command-line parser."""
+    parser = _Parser(prog="stylevid", description=(
+        "Neural style transfer for images and videos (Gatys et al. optimisation with VGG-19, "
+        "temporal consistency after Ruder et al.)."))
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("stylize", help="stylize one image",
+                       description="Stylize CONTENT with one or more --style pictures.")
+    p.add_argument("content", help="content image (or skimage:NAME for a skimage.data picture)")
+    p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg)")
+    p.add_argument("--snapshot-every", type=_positive_int, metavar="N",
+                   help="also write OUT.iterNNNNN.png every N iterations")
+    add_style_options(p, size=StyleParams().size)
+    _add_region_options(p)
+    p.set_defaults(run=_cmd_stylize)
+
+    p = sub.add_parser("demo", help="stylize a bundled picture (skimage's cat) to see a result",
+                       description="Stylize skimage's 'chelsea' with its immunohistochemistry "
+                                   "picture as the style: no files needed.")
+    p.add_argument("-o", "--output", default="demo.png", help="output image (default demo.png)")
+    p.add_argument("--snapshot-every", type=_positive_int, help=argparse.SUPPRESS)
+    add_style_options(p, size=256)
+    _add_region_options(p)
+    p.set_defaults(run=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``stylevid`` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or bool(os.environ.get("STYLEVID_DEBUG"))
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.run(args))
+    except UserError as exc:
+        if debug:
+            raise
+        print(f"stylevid: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stylevid: interrupted (finished work is kept; run the same command to resume)",
+              file=sys.stderr)
+        return 130

@@ -1,0 +1,92 @@
+"""Reading, resizing and writing still images (RGB uint8 arrays and [0, 1] tensors)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from .errors import UserError
+from .fsutil import atomic_path, check_writable
+
+SKIMAGE_PREFIX = "skimage:"
+
+
+def read_image(source: str | Path) -> np.ndarray:
+    """Read an RGB uint8 image (H, W, 3) from a file, or ``skimage:NAME`` for skimage.data."""
+    text = str(source)
+    if text.startswith(SKIMAGE_PREFIX):
+        return _skimage_image(text[len(SKIMAGE_PREFIX):])
+    path = Path(text)
+    if not path.is_file():
+        raise UserError(f"image not found: {path}")
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise UserError(f"cannot read {path}: not an image file OpenCV can decode")
+    return to_rgb(image, bgr=True)
+
+
+def _skimage_image(name: str) -> np.ndarray:
+    from skimage import data
+
+    loader = getattr(data, name, None)
+    if loader is None or not callable(loader):
+        raise UserError(f"skimage.data has no image {name!r}")
+    return to_rgb(np.asarray(loader()), bgr=False)
+
+
+def to_rgb(image: np.ndarray, *, bgr: bool) -> np.ndarray:
+    """Any grey/colour/alpha, 8/16-bit image -> RGB uint8."""
+    if image.dtype == np.uint16:
+        image = (image / 257).round().astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image * (255 if image.max() <= 1 else 1), 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    if image.shape[2] == 4:
+        image = image[:, :, :3]
+    return np.ascontiguousarray(image[:, :, ::-1] if bgr else image)
+
+
+def resize_longest(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize so that the longest side is ``size`` pixels (area filter when shrinking)."""
+    h, w = image.shape[:2]
+    scale = size / max(h, w)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if new == (w, h):
+        return image
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(image, new, interpolation=interp)
+
+
+def resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize to exactly (height, width)."""
+    if image.shape[:2] == (height, width):
+        return image
+    interp = cv2.INTER_AREA if height < image.shape[0] else cv2.INTER_CUBIC
+    return cv2.resize(image, (width, height), interpolation=interp)
+
+
+def to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> Tensor:
+    """RGB uint8 (H, W, 3) -> float tensor (1, 3, H, W) in [0, 1]."""
+    array = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
+    return array.unsqueeze(0).to(device)
+
+
+def to_array(tensor: Tensor) -> np.ndarray:
+    """Float tensor (1, 3, H, W) in [0, 1] -> RGB uint8 (H, W, 3)."""
+    array = tensor.detach().clamp(0, 1)[0].permute(1, 2, 0).float().cpu().numpy()
+    return (array * 255.0).round().astype(np.uint8)
+
+
+def write_image(path: str | Path, image: np.ndarray) -> None:
+    """Write an RGB uint8 image atomically; the format follows the extension."""
+    path = Path(path)
+    check_writable(path)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(image[:, :, ::-1])):
+            raise UserError(f"cannot write {path}: unsupported image extension {path.suffix!r}")

@@ -1,0 +1,103 @@
+"""The one image-optimization loop used by every feature (images, frames, regions, workers)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+LossFn = Callable[[Tensor], Tensor]
+StepCallback = Callable[[int, float, Tensor], None]
+
+_WINDOW = 20
+# L-BFGS runs with a strong-Wolfe line search until its curvature estimate is established,
+# then with plain unit steps (one loss evaluation per iteration). Unit steps taken from a
+# poor estimate can overshoot by many orders of magnitude; if the loss jumps, the line
+# search comes back on for good.
+_LINE_SEARCH_ITERATIONS = 10
+_LINE_SEARCH_EVALS = 25
+_JUMP = 2.0
+
+
+@dataclass
+class OptimizeResult:
+    """Best image found (clamped to [0, 1]), loss per iteration, and why the loop stopped."""
+
+    image: Tensor
+    losses: list[float]
+    stopped_early: bool
+
+
+def _make_optimizer(name: str, image: Tensor, lr: float) -> torch.optim.Optimizer:
+    if name == "lbfgs":
+        # One iteration per step() so that progress, snapshots and early stopping see each
+        # iteration; the curvature history persists in the optimizer state between calls.
+        return torch.optim.LBFGS(
+            [image], lr=lr, max_iter=1, max_eval=_LINE_SEARCH_EVALS, history_size=100,
+            line_search_fn="strong_wolfe", tolerance_grad=-1.0, tolerance_change=-1.0,
+        )
+    if name == "adam":
+        return torch.optim.Adam([image], lr=lr)
+    raise ValueError(f"optimizer must be 'lbfgs' or 'adam', not {name!r}")
+
+
+def _choose_line_search(opt: torch.optim.LBFGS, iteration: int, losses: list[float],
+                        best_loss: float) -> None:
+    group = opt.param_groups[0]
+    if iteration == _LINE_SEARCH_ITERATIONS:
+        group["line_search_fn"] = None
+    elif losses and not losses[-1] <= _JUMP * best_loss:
+        group["line_search_fn"] = "strong_wolfe"
+
+
+def optimize_image(
+    init: Tensor,
+    loss_fn: LossFn,
+    *,
+    iterations: int,
+    optimizer: str = "lbfgs",
+    lr: float = 1.0,
+    tolerance: float = 0.0,
+    on_step: StepCallback | None = None,
+) -> OptimizeResult:
+    """Minimise ``loss_fn(image)`` over the pixels of ``init`` (B, 3, H, W in [0, 1]).
+
+    Stops after ``iterations``, on a non-finite loss, or when the loss improved by less
+    than ``tolerance`` (relative, per iteration) over the last 20 iterations.
+    ``on_step(iteration, loss, image)`` is called after every iteration.
+    """
+    image = init.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
+    opt = _make_optimizer(optimizer, image, lr)
+    losses: list[float] = []
+    best = {"loss": math.inf, "image": image.detach().clone()}
+
+    def closure() -> Tensor:
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(image)
+        loss.backward()
+        value = float(loss.detach())
+        losses.append(value)
+        if value < best["loss"]:
+            best["loss"], best["image"] = value, image.detach().clone()
+        return loss
+
+    stopped_early = False
+    for iteration in range(iterations):
+        if isinstance(opt, torch.optim.LBFGS):
+            _choose_line_search(opt, iteration, losses, best_loss=best["loss"])
+        opt.step(closure)
+        if on_step is not None:
+            on_step(iteration, losses[-1], image.detach())
+        if not math.isfinite(losses[-1]):
+            stopped_early = True
+            break
+        if tolerance > 0 and len(losses) > _WINDOW:
+            before = losses[-1 - _WINDOW]
+            if (before - losses[-1]) < tolerance * _WINDOW * abs(before):
+                stopped_early = True
+                break
+    result = best["image"] if isinstance(best["image"], Tensor) else image.detach()
+    return OptimizeResult(image=result.clamp(0.0, 1.0), losses=losses, stopped_early=stopped_early)
