@@ -139,16 +139,20 @@ def style_specs(args: argparse.Namespace) -> list[StyleSpec]:
 
 
 class IterationBar:
-    """tqdm bar over optimizer iterations with the current loss; writes snapshots."""
+    """tqdm bar over optimizer iterations with the current loss, opened at the first
+    iteration (so that input errors print no empty bar); writes snapshots."""
 
     def __init__(self, total: int, *, quiet: bool, desc: str,
                  snapshot: Callable[[int, Tensor], None] | None = None) -> None:
-        self.bar = tqdm(total=total, desc=desc, unit="it", disable=quiet, dynamic_ncols=True)
+        self.total, self.quiet, self.desc = total, quiet, desc
+        self.bar: tqdm | None = None
         self.snapshot = snapshot
 
     def __call__(self, step: int, loss: float, image: Tensor) -> None:
-        if step >= self.bar.total:
-            self.bar.total = step + 1
+        if self.bar is None:
+            self.bar = tqdm(total=self.total, desc=self.desc, unit="it", disable=self.quiet,
+                            dynamic_ncols=True)
+        self.bar.total = max(self.bar.total, step + 1)
         self.bar.n = step + 1
         self.bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
         self.bar.refresh()
@@ -156,7 +160,8 @@ class IterationBar:
             self.snapshot(step, image)
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _cmd_stylize(args: argparse.Namespace) -> int:

@@ -96,7 +96,7 @@ def optimize_image(
             break
         if tolerance > 0 and len(losses) > _WINDOW:
             before = losses[-1 - _WINDOW]
-            if (before - losses[-1]) < tolerance * _WINDOW * abs(before):
+            if (before - losses[-1]) <= tolerance * _WINDOW * abs(before):
                 stopped_early = True
                 break
     result = best["image"] if isinstance(best["image"], Tensor) else image.detach()

@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+import torch
+
+from stylevid.losses import (
+    content_loss,
+    gram_distance,
+    gram_matrix,
+    total_variation,
+    weighted_pixel_loss,
+)
+
+
+def numpy_gram(features: np.ndarray, guide: np.ndarray | None = None) -> np.ndarray:
+    c = features.shape[0]
+    flat = features.reshape(c, -1).astype(np.float64)
+    if guide is None:
+        return flat @ flat.T / flat.shape[1]
+    g = guide.reshape(-1).astype(np.float64)
+    weighted = flat * g
+    return weighted @ weighted.T / (g**2).sum()
+
+
+def test_gram_matches_float64_numpy():
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(2, 5, 7, 6)).astype(np.float32)
+    got = gram_matrix(torch.from_numpy(feats)).numpy()
+    for b in range(2):
+        np.testing.assert_allclose(got[b], numpy_gram(feats[b]), rtol=1e-5, atol=1e-6)
+
+
+def test_guided_gram_matches_numpy_and_reduces_to_plain_gram():
+    rng = np.random.default_rng(1)
+    feats = rng.normal(size=(1, 4, 6, 6)).astype(np.float32)
+    guide = rng.uniform(size=(1, 1, 6, 6)).astype(np.float32)
+    got = gram_matrix(torch.from_numpy(feats), torch.from_numpy(guide)).numpy()[0]
+    np.testing.assert_allclose(got, numpy_gram(feats[0], guide[0, 0]), rtol=1e-5, atol=1e-6)
+    ones = torch.ones(1, 1, 6, 6)
+    torch.testing.assert_close(gram_matrix(torch.from_numpy(feats), ones),
+                               gram_matrix(torch.from_numpy(feats)))
+
+
+def test_binary_guide_equals_gram_of_the_region_alone():
+    feats = torch.randn(1, 3, 4, 8)
+    guide = torch.zeros(1, 1, 4, 8)
+    guide[..., :4] = 1
+    torch.testing.assert_close(gram_matrix(feats, guide), gram_matrix(feats[..., :4]))
+
+
+def test_gram_distance_is_gatys_normalisation():
+    rng = np.random.default_rng(2)
+    f, p = rng.normal(size=(2, 3, 5, 5))
+    n, m = 3, 25
+    g_raw, a_raw = f.reshape(n, m) @ f.reshape(n, m).T, p.reshape(n, m) @ p.reshape(n, m).T
+    expected = ((g_raw - a_raw) ** 2).sum() / (4 * n**2 * m**2)
+    got = gram_distance(gram_matrix(torch.from_numpy(f[None])), gram_matrix(torch.from_numpy(p[None])))
+    assert float(got) == pytest.approx(expected, rel=1e-9)
+
+
+def test_total_variation_of_checkerboard_is_two():
+    board = torch.from_numpy((np.indices((8, 8)).sum(0) % 2).astype(np.float32))[None, None]
+    assert float(total_variation(board)) == pytest.approx(2.0)
+    assert float(total_variation(torch.ones(1, 3, 5, 5))) == 0.0
+
+
+def test_content_and_weighted_pixel_loss_known_values():
+    x = torch.zeros(1, 3, 2, 2)
+    y = torch.full((1, 3, 2, 2), 2.0)
+    assert float(content_loss(x, y)) == pytest.approx(4.0)
+    weight = torch.tensor([[1.0, 0.0], [0.5, 0.0]]).view(1, 1, 2, 2)
+    # (1 + 0.5) * 4 per channel, 3 channels, divided by D = 12 values
+    assert float(weighted_pixel_loss(x, y, weight)) == pytest.approx(1.5 * 4 * 3 / 12)
+
+
+def test_losses_pass_gradcheck_in_float64():
+    torch.manual_seed(0)
+    feats = torch.randn(1, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    target = gram_matrix(torch.randn(1, 3, 4, 4, dtype=torch.float64))
+    guide = torch.rand(1, 1, 4, 4, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda f: gram_distance(gram_matrix(f, guide), target), (feats,))
+    image = torch.rand(1, 3, 5, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(total_variation, (image,))
+    other = torch.rand(1, 3, 5, 5, dtype=torch.float64)
+    weight = torch.rand(1, 1, 5, 5, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda x: weighted_pixel_loss(x, other, weight), (image,))

@@ -1,0 +1,39 @@
+import pytest
+import torch
+
+from stylevid.optimize import optimize_image
+
+
+def quadratic(target):
+    return lambda x: ((x - target) ** 2).sum() * 1e4
+
+
+@pytest.mark.parametrize("optimizer,lr,iterations", [("lbfgs", 1.0, 30), ("adam", 0.05, 300)])
+def test_reaches_the_minimum_of_a_quadratic(optimizer, lr, iterations):
+    target = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.8 + 0.1
+    result = optimize_image(torch.full_like(target, 0.5), quadratic(target), iterations=iterations,
+                            optimizer=optimizer, lr=lr)
+    torch.testing.assert_close(result.image, target, atol=2e-3, rtol=0)
+    assert result.losses[-1] < result.losses[0] * 1e-4
+
+
+def test_result_is_clamped_and_is_the_best_iterate():
+    target = torch.full((1, 3, 4, 4), 1.5)  # unreachable inside [0, 1]
+    result = optimize_image(torch.zeros(1, 3, 4, 4), quadratic(target), iterations=20)
+    assert float(result.image.max()) <= 1.0
+    assert float(result.image.min()) == pytest.approx(1.0)
+
+
+def test_early_stop_on_plateau_and_calls_back_every_iteration():
+    seen = []
+    result = optimize_image(torch.zeros(1, 3, 4, 4), quadratic(torch.full((1, 3, 4, 4), 0.3)),
+                            iterations=500, tolerance=1e-4,
+                            on_step=lambda i, loss, img: seen.append(i))
+    assert result.stopped_early
+    assert seen == list(range(len(seen))) and len(seen) < 500
+
+
+def test_unknown_optimizer():
+    with pytest.raises(ValueError, match="optimizer"):
+        optimize_image(torch.zeros(1, 3, 2, 2), quadratic(torch.zeros(1, 3, 2, 2)),
+                       iterations=1, optimizer="sgd")
