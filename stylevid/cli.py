@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from .color import COLOR_MODES
 from .config import CONTENT_LAYERS, STYLE_LAYERS, StyleParams
 from .engine import Region
 from .errors import UserError
+from .render import RenderOptions as RenderDefaults
 from .still import StyleSpec
 from .vgg import LAYER_NAMES
 
@@ -210,18 +212,91 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return _cmd_stylize(args)
 
 
-def _add_region_options(parser: argparse.ArgumentParser) -> None:
+class FrameBar:
+    """tqdm bar over video frames showing iterations per second and the current loss."""
+
+    def __init__(self, *, quiet: bool, desc: str = "render") -> None:
+        self.quiet, self.desc = quiet, desc
+        self.bar: tqdm | None = None
+        self.iterations = 0
+        self.started = time.monotonic()
+
+    def step(self, _step: int, _loss: float, _image: Tensor) -> None:
+        self.iterations += 1
+
+    def frame(self, index: int, total: int, loss: float) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=total, initial=index, desc=self.desc, unit="frame",
+                            disable=self.quiet, dynamic_ncols=True)
+        self.bar.total = max(self.bar.total, total)
+        rate = self.iterations / max(time.monotonic() - self.started, 1e-9)
+        self.bar.set_postfix({"it/s": f"{rate:.1f}", "loss": f"{loss:.4g}"}, refresh=False)
+        self.bar.update(index + 1 - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from .device import resolve_device
+    from .engine import Stylizer
+    from .render import RenderOptions, render_video
+    from .video_regions import regions_source
+
+    params = params_from_args(args)
+    if args.temporal_weight < 0:
+        raise UserError("--temporal-weight must be >= 0")
+    options = RenderOptions(
+        first_iterations=args.first_iterations, temporal_weight=args.temporal_weight,
+        long_term=args.long_term, flow_method=args.flow, flow_preset=args.flow_preset,
+        cut_threshold=args.cut_threshold, start=args.start, duration=args.duration,
+        folder_fps=args.fps, crf=args.crf)
+    device = resolve_device(args.device)
+    specs = style_specs(args)
+    output = Path(args.output)
+    stylizer = Stylizer(params, device)
+    regions_for, extra = regions_source(args, specs, params)
+    bar = FrameBar(quiet=args.quiet)
+    try:
+        summary = render_video(
+            args.input, output, [s.path for s in specs] + [r for r in args.region], stylizer,
+            options, regions_for=regions_for,
+            work_dir=Path(args.work_dir) if args.work_dir else None, manifest_extra=extra,
+            on_frame=bar.frame, on_step=bar.step)
+    finally:
+        bar.close()
+    cuts = f", new shots at frames {summary.cuts}" if summary.cuts else ""
+    print(f"wrote {output}: {summary.frames} frames ({summary.rendered} rendered now) "
+          f"in {summary.seconds:.1f} s{cuts}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import video_warping_error
+
+    error = video_warping_error(args.video, args.reference, size=args.size,
+                                start=args.start, duration=args.duration)
+    print(f"warping error {error:.6f} (Lai et al. 2018; lower = more temporally consistent)")
+    return 0
+
+
+def _add_region_options(parser: argparse.ArgumentParser, *, video: bool = False) -> None:
     g = parser.add_argument_group("regions (different styles in different parts)")
     g.add_argument("--mask", action="append", default=[], metavar="IMAGE",
                    help="label image (integer labels or colour-coded regions); or repeat with "
-                        "one binary mask per region (labels 1, 2, ... in order)")
+                        "one binary mask per region (labels 1, 2, ... in order)" +
+                        ("; for videos also a mask video or a folder of per-frame label "
+                         "images, or one image propagated along the optical flow" if video
+                         else ""))
     g.add_argument("--region", action="append", default=[], metavar="LABEL=STYLE",
                    help="style of a region: LABEL=style.jpg, LABEL=style.jpg@0.5 (weight), or "
                         "LABEL=keep (leave unstylized); LABEL=* for every other label")
     g.add_argument("--segment", type=_positive_int, metavar="N",
                    help="no mask? split the content into N regions automatically (SLIC)")
-    g.add_argument("--preview", action="store_true",
-                   help="also write OUT.preview.png: content, regions, result side by side")
+    if not video:
+        g.add_argument("--preview", action="store_true",
+                       help="also write OUT.preview.png: content, regions, result side by side")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,6 +325,54 @@ def build_parser() -> argparse.ArgumentParser:
     add_style_options(p, size=256)
     _add_region_options(p)
     p.set_defaults(run=_cmd_demo)
+
+    p = sub.add_parser("render", help="stylize a video with temporal consistency",
+                       description="Stylize a video (or a folder of numbered frames) frame by "
+                                   "frame; each frame starts from the previous stylized frame "
+                                   "warped by optical flow, with a temporal loss (Ruder et al.). "
+                                   "Frame rate and audio are kept; re-running resumes.")
+    p.add_argument("input", help="video file, or folder of numbered pictures")
+    p.add_argument("-o", "--output", required=True,
+                   help="output video (.mp4, .mkv, .mov) or a folder for PNG frames")
+    add_style_options(p, size=512)
+    p.set_defaults(iterations=150)
+    v = p.add_argument_group("video")
+    v.add_argument("--first-iterations", type=_positive_int, default=500,
+                   help="iterations for the first frame of each shot (default 500); "
+                        "--iterations applies to the following frames (default 150)")
+    v.add_argument("--temporal-weight", type=float, default=RenderDefaults.temporal_weight,
+                   help="weight of the temporal loss (default %(default)g); 0 = stylize every "
+                        "frame independently")
+    v.add_argument("--long-term", action="store_true",
+                   help="temporal loss against frames 1, 2 and 4 back (Ruder's long-term "
+                        "consistency)")
+    v.add_argument("--flow", choices=("dis", "farneback"), default="dis",
+                   help="OpenCV optical flow (default dis)")
+    v.add_argument("--flow-preset", choices=("ultrafast", "fast", "medium"), default="medium",
+                   help="DIS preset (default medium)")
+    v.add_argument("--cut-threshold", type=float, default=RenderDefaults.cut_threshold,
+                   help="a frame whose consistent-motion fraction is below this starts a new "
+                        "shot (default %(default)g)")
+    v.add_argument("--start", type=_non_negative, help="start at this second")
+    v.add_argument("--duration", type=_non_negative, help="render this many seconds")
+    v.add_argument("--fps", type=float, default=25.0,
+                   help="frame rate of a frame-folder input (default 25)")
+    v.add_argument("--crf", type=int, default=18, help="H.264 quality, lower = better (default 18)")
+    v.add_argument("--work-dir", help="folder for finished frames and flow (default: "
+                                      "'.OUTPUT.stylevid' beside the output)")
+    _add_region_options(p, video=True)
+    p.set_defaults(run=_cmd_render)
+
+    p = sub.add_parser("eval", help="measure the temporal consistency of a stylized video",
+                       description="Warping error (Lai et al. 2018): masked mean squared "
+                                   "difference between each stylized frame and the previous one "
+                                   "warped by the optical flow of the original video.")
+    p.add_argument("video", help="stylized video or frame folder")
+    p.add_argument("--reference", required=True, help="the original video (for the flow)")
+    p.add_argument("--size", type=_positive_int, help="compare at this longest side")
+    p.add_argument("--start", type=_non_negative, help="start of the original that was rendered")
+    p.add_argument("--duration", type=_non_negative, help="length of the original rendered")
+    p.set_defaults(run=_cmd_eval)
     return parser
 
 

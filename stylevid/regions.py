@@ -104,13 +104,14 @@ def build_regions(
     if not parsed:
         raise UserError(f"give --region LABEL=STYLE for the mask's labels ({', '.join(names)})")
     styles_for = {
-        rule.style: load_styles([_style_spec(rule.style)], content, params)
+        rule.style: load_styles([style_for_rule(rule.style)], content, params)
         for rule in parsed if rule.style != KEEP
     }
     return map_regions(labels, names, parsed, styles_for), labels
 
 
-def _style_spec(path: str) -> StyleSpec:
+def style_for_rule(path: str) -> StyleSpec:
+    """The style file named by a --region rule."""
     if not path.startswith(SKIMAGE_PREFIX) and not Path(path).is_file():
         raise UserError(f"style image not found: {path}")
     return StyleSpec(path)

@@ -1,0 +1,205 @@
+"""Video I/O with ffmpeg (through ffmpeg-python): probe, stream frames, encode with audio.
+
+The system ``ffmpeg`` is used when it is on PATH, else the binary of ``imageio-ffmpeg``.
+Frames are RGB uint8 arrays. A folder of numbered pictures works as a video too.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+
+from .errors import UserError
+from .fsutil import atomic_path, check_writable
+from .imageio import read_image, resize_to
+
+FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+DEFAULT_FOLDER_FPS = Fraction(25)
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary to use."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the pipeline needs to know about an input video or frame folder."""
+
+    width: int  # as displayed (rotation applied)
+    height: int
+    fps: Fraction
+    duration: float  # seconds
+    has_audio: bool
+    frames: list[Path] | None = None  # the pictures of a frame folder
+
+    @property
+    def frame_count_estimate(self) -> int:
+        return len(self.frames) if self.frames is not None else round(self.duration * self.fps)
+
+
+_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_VIDEO = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5})")
+_FPS = re.compile(r"(\d+(?:\.\d+)?) (?:fps|tbr)")
+_ROTATION = re.compile(r"(?:rotation of |rotate\s*:\s*)(-?\d+(?:\.\d+)?)")
+
+
+def exact_fps(value: float) -> Fraction:
+    """ffmpeg prints 29.97 for 30000/1001: recover the NTSC rationals."""
+    for base in (24, 30, 48, 60, 120):
+        ntsc = Fraction(base * 1000, 1001)
+        if abs(float(ntsc) - value) < 0.006:
+            return ntsc
+    return Fraction(value).limit_denominator(1001)
+
+
+def parse_probe(text: str, source: str) -> VideoInfo:
+    """Read an input's properties from ``ffmpeg -i`` output (no ffprobe needed)."""
+    video = _VIDEO.search(text)
+    if video is None:
+        lines = [line.strip() for line in text.strip().splitlines()
+                 if line.strip() and "output file must be specified" not in line]
+        reason = ("it has no video stream" if "Input #0" in text
+                  else lines[-1] if lines else "ffmpeg cannot open it")
+        raise UserError(f"cannot read video {source}: {reason}")
+    width, height = int(video.group(1)), int(video.group(2))
+    line = text[video.start():].splitlines()[0]
+    fps_match = _FPS.search(line)
+    fps = exact_fps(float(fps_match.group(1))) if fps_match else DEFAULT_FOLDER_FPS
+    rotation = _ROTATION.search(text)
+    if rotation and round(abs(float(rotation.group(1)))) % 180 == 90:
+        width, height = height, width
+    duration = _DURATION.search(text)
+    seconds = (int(duration.group(1)) * 3600 + int(duration.group(2)) * 60
+               + float(duration.group(3))) if duration else 0.0
+    has_audio = re.search(r"Stream #\S+.*?: Audio:", text) is not None
+    return VideoInfo(width, height, fps, seconds, has_audio)
+
+
+def probe(source: str | Path, folder_fps: Fraction = DEFAULT_FOLDER_FPS) -> VideoInfo:
+    """Properties of a video file or a folder of numbered pictures."""
+    path = Path(source)
+    if path.is_dir():
+        frames = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
+        if not frames:
+            raise UserError(f"folder {path} has no pictures ({', '.join(FRAME_SUFFIXES)})")
+        first = read_image(frames[0])
+        return VideoInfo(first.shape[1], first.shape[0], folder_fps,
+                         len(frames) / float(folder_fps), False, frames)
+    if not path.is_file():
+        raise UserError(f"video not found: {path}")
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True,
+                          text=True, errors="replace")
+    return parse_probe(proc.stderr, str(path))
+
+
+def output_size(info: VideoInfo, size: int | None) -> tuple[int, int]:
+    """(width, height) with the longest side at most ``size``, both even (for yuv420p)."""
+    scale = min(1.0, size / max(info.width, info.height)) if size else 1.0
+    width = max(2, int(round(info.width * scale / 2)) * 2)
+    height = max(2, int(round(info.height * scale / 2)) * 2)
+    return width, height
+
+
+def decode_args(source: str, width: int, height: int, start: float | None = None,
+                duration: float | None = None) -> list[str]:
+    """The ffmpeg arguments that stream RGB frames of ``source`` at (width, height)."""
+    options = {}
+    if start:
+        options["ss"] = start
+    if duration:
+        options["t"] = duration
+    stream = ffmpeg.input(source, **options).video.filter("scale", width, height,
+                                                           flags="area")
+    return _with_globals(stream.output("pipe:", format="rawvideo", pix_fmt="rgb24").compile(
+        cmd=ffmpeg_exe()))
+
+
+def _with_globals(args: list[str]) -> list[str]:
+    """Global options go first: ffmpeg ignores options after the last output."""
+    return [args[0], "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args[1:]]
+
+
+def read_frames(source: str | Path, info: VideoInfo, width: int, height: int,
+                start: float | None = None, duration: float | None = None
+                ) -> Iterator[np.ndarray]:
+    """Yield RGB frames one at a time (the video is never held in memory)."""
+    if info.frames is not None:
+        first = int(round((start or 0) * float(info.fps)))
+        count = int(round(duration * float(info.fps))) if duration else None
+        selected = info.frames[first:first + count if count else None]
+        for path in selected:
+            yield resize_to(read_image(path), height, width)
+        return
+    args = decode_args(str(source), width, height, start, duration)
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    frame_bytes = width * height * 3
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        while True:
+            data = process.stdout.read(frame_bytes)
+            if len(data) < frame_bytes:
+                break
+            yield np.frombuffer(data, np.uint8).reshape(height, width, 3).copy()
+    finally:
+        process.stdout.close()
+        process.kill()
+        error = process.stderr.read().decode(errors="replace").strip()
+        process.wait()
+    if process.returncode not in (0, -9) and error:
+        raise UserError(f"ffmpeg failed to decode {source}: {error.splitlines()[-1]}")
+
+
+def encode_args(pattern: str, fps: Fraction, output: str, *, audio_source: str | None,
+                start: float | None, duration: float | None, crf: int,
+                audio_codec: str = "copy") -> list[str]:
+    """ffmpeg arguments that encode numbered PNGs to H.264 (yuv420p) and copy the audio."""
+    video = ffmpeg.input(pattern, framerate=f"{fps.numerator}/{fps.denominator}",
+                         start_number=0).video
+    streams = [video]
+    if audio_source is not None:
+        options = {}
+        if start:
+            options["ss"] = start
+        if duration:
+            options["t"] = duration
+        streams.append(ffmpeg.input(audio_source, **options).audio)
+    out = ffmpeg.output(
+        *streams, output, vcodec="libx264", pix_fmt="yuv420p", crf=crf,
+        r=f"{fps.numerator}/{fps.denominator}", movflags="+faststart",
+        **({"acodec": audio_codec, "shortest": None} if audio_source is not None else {}),
+    )
+    return _with_globals(out.compile(cmd=ffmpeg_exe()))
+
+
+def encode(pattern: str, fps: Fraction, output: Path, *, audio_source: str | None = None,
+           start: float | None = None, duration: float | None = None, crf: int = 18) -> None:
+    """Encode numbered frames into ``output`` atomically, keeping the source's audio.
+
+    The audio stream is copied as is; if the container refuses that codec it is re-encoded
+    to AAC. ffmpeg's own message is shown on failure.
+    """
+    check_writable(output)
+    with atomic_path(output) as tmp:
+        codecs = ["copy", "aac"] if audio_source is not None else ["copy"]
+        for codec in codecs:
+            args = encode_args(pattern, fps, str(tmp), audio_source=audio_source, start=start,
+                               duration=duration, crf=crf, audio_codec=codec)
+            proc = subprocess.run(args, capture_output=True, text=True, errors="replace")
+            if proc.returncode == 0:
+                return
+        message = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "unknown error"
+        raise UserError(f"ffmpeg failed to write {output}: {message}")

@@ -1,0 +1,115 @@
+"""Regions for every frame of a video: a mask video or folder, or one mask carried along
+the optical flow."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .config import StyleParams
+from .engine import Region
+from .errors import UserError
+from .flow import compute_flow, sample_grid
+from .masks import fit_labels, labels_from_rgb, read_labels, segment
+from .regions import KEEP, build_regions, map_regions, parse_rule, style_for_rule
+from .render import RegionsFn
+from .still import StyleSpec, load_styles
+from .video import FRAME_SUFFIXES, probe, read_frames
+from .workdir import file_digest
+
+
+def propagate_labels(labels: np.ndarray, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Carry a label map from the previous frame to the current one along the flow."""
+    backward = compute_flow(current, previous)
+    map_x, map_y = sample_grid(backward)
+    return cv2.remap(labels.astype(np.float32), map_x, map_y, interpolation=cv2.INTER_NEAREST,
+                     borderMode=cv2.BORDER_REPLICATE).astype(np.int32)
+
+
+class _LabelSequence:
+    """Label map of each frame from a mask video/folder, or propagated from the first."""
+
+    def __init__(self, mask: str | None, segments: int | None, seed: int) -> None:
+        self.mask, self.segments, self.seed = mask, segments, seed
+        self.per_frame: list[np.ndarray] | None = None
+        self.names: list[str] = []
+        self.last: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    def labels(self, index: int, content: np.ndarray) -> np.ndarray:
+        height, width = content.shape[:2]
+        if self.mask is not None and _is_sequence(self.mask):
+            if self.per_frame is None:
+                self.per_frame, self.names = _read_label_sequence(self.mask, width, height)
+            if index >= len(self.per_frame):
+                raise UserError(f"mask sequence {self.mask} has {len(self.per_frame)} frames; "
+                                f"the video has more")
+            return self.per_frame[index]
+        if self.last is None or index != self.last[0] + 1:
+            if self.segments:
+                labels = segment(content, self.segments, seed=self.seed)
+                self.names = [str(i) for i in range(self.segments)]
+            else:
+                assert self.mask is not None
+                raw, self.names = read_labels(self.mask)
+                labels = fit_labels(raw, height, width, source=self.mask)
+        else:
+            labels = propagate_labels(self.last[1], self.last[2], content)
+        self.last = (index, labels, content)
+        return labels
+
+
+def _is_sequence(mask: str) -> bool:
+    path = Path(mask)
+    return path.is_dir() or (path.is_file() and path.suffix.lower() not in FRAME_SUFFIXES)
+
+
+def _read_label_sequence(mask: str, width: int, height: int
+                         ) -> tuple[list[np.ndarray], list[str]]:
+    info = probe(mask)
+    frames = list(read_frames(mask, info, width, height))
+    stacked = np.concatenate([f.reshape(-1, 3) for f in frames])[None]
+    _, names = labels_from_rgb(stacked)
+    return [labels_from_rgb(f)[0] for f in frames], names
+
+
+def regions_source(args: argparse.Namespace, specs: Sequence[StyleSpec],
+                   params: StyleParams) -> tuple[RegionsFn, dict]:
+    """The per-frame regions of a render and what the manifest must record about them."""
+    if not args.mask and not args.segment:
+        if args.region:
+            raise UserError("--region needs --mask or --segment")
+        cache: list[Sequence[Region]] = []
+
+        def whole(_index: int, content: np.ndarray) -> Sequence[Region]:
+            if not cache:
+                cache.append(build_regions(content, params, specs)[0])
+            return cache[0]
+
+        return whole, {}
+    if len(args.mask) > 1:
+        raise UserError("for videos give one --mask (label image, mask video or folder)")
+    mask = args.mask[0] if args.mask else None
+    if mask is not None and not Path(mask).exists():
+        raise UserError(f"mask not found: {mask}")
+    sequence = _LabelSequence(mask, args.segment, params.seed)
+    rules = [parse_rule(text) for text in args.region]
+    if not rules:
+        raise UserError("give --region LABEL=STYLE for the mask's labels")
+    styles_for: dict[str, tuple] = {}
+
+    def regional(index: int, content: np.ndarray) -> Sequence[Region]:
+        labels = sequence.labels(index, content)
+        if not styles_for:
+            for rule in rules:
+                if rule.style != KEEP:
+                    styles_for[rule.style] = load_styles([style_for_rule(rule.style)], content,
+                                                         params)
+        return map_regions(labels, sequence.names, rules, styles_for)
+
+    extra = {"mask": file_digest(mask) if mask and Path(mask).is_file() else mask,
+             "segments": args.segment}
+    return regional, extra

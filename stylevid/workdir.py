@@ -1,0 +1,98 @@
+"""The work directory of a render: a manifest of its parameters and the finished frames.
+
+Every finished frame is written atomically, so a render stopped at any moment (Ctrl-C,
+SIGKILL, a lost machine) continues where it stopped when the same command runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import UserError
+from .fsutil import atomic_path
+from .imageio import read_image, write_image
+
+MANIFEST = "manifest.json"
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (style pictures, masks), or the name of a built-in picture."""
+    text = str(path)
+    if text.startswith("skimage:") or not Path(text).is_file():
+        return text
+    digest = hashlib.sha256()
+    with open(text, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class WorkDir:
+    """Frames ``frames/000123.png`` and cached motion ``motion/000123.npz`` of one render."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.frames = self.root / "frames"
+        self.motion = self.root / "motion"
+
+    def open(self, manifest: dict[str, Any]) -> int:
+        """Create the folder or check that it belongs to the same render; returns the number
+        of frames already finished (a prefix of the video)."""
+        path = self.root / MANIFEST
+        manifest = json.loads(json.dumps(manifest))  # tuples become lists, as when read back
+        if path.is_file():
+            previous = json.loads(path.read_text())
+            if previous != manifest:
+                changed = sorted(k for k in set(previous) | set(manifest)
+                                 if previous.get(k) != manifest.get(k))
+                raise UserError(
+                    f"work folder {self.root} belongs to a render with other settings "
+                    f"({', '.join(changed)} differ); delete it or pass another --work-dir")
+        else:
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"cannot create work folder {self.root}: {exc.strerror}") from exc
+            with atomic_path(path) as tmp:
+                tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        self.frames.mkdir(exist_ok=True)
+        self.motion.mkdir(exist_ok=True)
+        return self.done_count()
+
+    def done_count(self) -> int:
+        count = 0
+        while self.frame_path(count).is_file():
+            count += 1
+        return count
+
+    def frame_path(self, index: int) -> Path:
+        return self.frames / f"{index:06d}.png"
+
+    def pattern(self) -> str:
+        return str(self.frames / "%06d.png")
+
+    def write_frame(self, index: int, image: np.ndarray) -> None:
+        write_image(self.frame_path(index), image)
+
+    def read_frame(self, index: int) -> np.ndarray:
+        return read_image(self.frame_path(index))
+
+    def load_motion(self, index: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Cached (backward flow, consistency weights) of frame ``index``, if any."""
+        path = self.motion / f"{index:06d}.npz"
+        if not path.is_file():
+            return None
+        with np.load(path) as data:
+            return data["backward"].astype(np.float32), data["weights"].astype(np.float32)
+
+    def save_motion(self, index: int, backward: np.ndarray, weights: np.ndarray) -> None:
+        path = self.motion / f"{index:06d}.npz"
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, backward=backward.astype(np.float16),
+                     weights=weights.astype(np.uint8))
+

@@ -1,0 +1,140 @@
+"""End to end: `stylevid render` on real clips (a camera pan with sound, the bedroom clip)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from stylevid.imageio import read_image
+from stylevid.synthetic import pan_flow, pan_frames, write_clip
+from stylevid.temporal import warping_error
+from stylevid.video import probe, read_frames
+
+W, H, STEP = 48, 32, 2
+FAST = ["--size", str(W), "--iterations", "12", "--first-iterations", "30", "--quiet"]
+
+
+def run_cli(*args, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stylevid", *args], capture_output=True,
+                          text=True, timeout=600, **kw)
+
+
+@pytest.fixture(scope="module")
+def pan_clip(tmp_path_factory, data):
+    photo = read_image(data / "content/tubingen.jpg")
+    clip = tmp_path_factory.mktemp("clips") / "pan.mp4"
+    write_clip(pan_frames(photo, 10, W, H, STEP), clip, fps=30, audio=True)
+    return clip
+
+
+def decoded(path):
+    info = probe(path)
+    return info, list(read_frames(path, info, info.width, info.height))
+
+
+def test_render_keeps_frames_fps_audio_and_is_temporally_consistent(pan_clip, data, tmp_path):
+    style = str(data / "style/starry_night.jpg")
+    outputs = {}
+    for weight in ("default", "0"):
+        out = tmp_path / f"out_{weight}.mp4"
+        extra = [] if weight == "default" else ["--temporal-weight", "0"]
+        proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(out), *FAST, *extra)
+        assert proc.returncode == 0, proc.stderr
+        outputs[weight] = out
+    source_info = probe(pan_clip)
+    info, frames = decoded(outputs["default"])
+    assert len(frames) == 10
+    assert info.fps == source_info.fps and info.has_audio
+    assert info.duration == pytest.approx(source_info.duration, abs=0.05)
+    # warping error under the exact ground-truth flow of the pan, from the lossless frames
+    work = tmp_path / ".out_default.mp4.stylevid/frames"
+    base = tmp_path / ".out_0.mp4.stylevid/frames"
+    temporal = [read_image(p) for p in sorted(work.glob("*.png"))]
+    independent = [read_image(p) for p in sorted(base.glob("*.png"))]
+    flow, mask = pan_flow(W, H, STEP)
+    e_temporal = warping_error(temporal, [flow] * 9, [mask] * 9)
+    e_independent = warping_error(independent, [flow] * 9, [mask] * 9)
+    assert e_temporal < 0.5 * e_independent, (e_temporal, e_independent)
+
+
+def test_killed_render_resumes_and_finishes_every_frame(pan_clip, tmp_path):
+    out = tmp_path / "resumed.mp4"
+    args = [sys.executable, "-m", "stylevid", "render", str(pan_clip), "--style",
+            "skimage:coffee", "-o", str(out), "--size", str(W), "--iterations", "20",
+            "--first-iterations", "20", "--quiet"]
+    frames_dir = tmp_path / ".resumed.mp4.stylevid/frames"
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(list(frames_dir.glob("0*.png"))) < 3:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = sorted(frames_dir.glob("0*.png"))
+    assert 3 <= len(finished) < 10 and not out.exists()
+    before = {p.name: p.read_bytes() for p in finished}
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert f"({10 - len(finished)} rendered now)" in proc.stdout
+    assert {p.name: p.read_bytes() for p in finished} == before  # nothing redone
+    assert len(decoded(out)[1]) == 10
+    # changed settings are refused, the finished work is kept
+    proc = run_cli("render", str(pan_clip), "--style", "skimage:coffee", "-o", str(out),
+                   "--size", str(W), "--iterations", "21", "--quiet")
+    assert proc.returncode == 2 and "other settings" in proc.stderr and "params" in proc.stderr
+    assert out.exists()
+
+
+def test_real_clip_renders_end_to_end_to_a_frame_folder(data, tmp_path):
+    out = tmp_path / "bedroom_frames"
+    proc = run_cli("render", str(data / "video/bedroom/bedroom.mp4"), "--style",
+                   str(data / "style/wave.jpg"), "-o", str(out), "--duration", "0.2",
+                   "--size", "64", "--iterations", "8", "--first-iterations", "20", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    pictures = sorted(out.glob("*.png"))
+    assert len(pictures) == 6
+    assert read_image(pictures[0]).shape == (36, 64, 3)
+
+
+def test_eval_command_reports_lower_error_for_a_still_video(pan_clip, tmp_path):
+    proc = run_cli("eval", str(pan_clip), "--reference", str(pan_clip))
+    assert proc.returncode == 0, proc.stderr
+    value = float(proc.stdout.split()[2])
+    assert 0 <= value < 1e-3  # the original is perfectly consistent with its own flow
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda d: d / "missing.mp4", "video not found"),
+    (lambda d: (d / "text.mp4").write_text("hello") and d / "text.mp4", "Invalid data"),
+])
+def test_bad_video_inputs_exit_2_and_keep_finished_work(tmp_path, make, message):
+    source = make(tmp_path)
+    out = tmp_path / "keep.mp4"
+    out.write_bytes(b"finished earlier")
+    proc = run_cli("render", str(source), "--style", "skimage:coffee", "-o", str(out))
+    assert proc.returncode == 2 and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert out.read_bytes() == b"finished earlier"
+
+
+def test_unreadable_style_exits_2(pan_clip, tmp_path):
+    style = tmp_path / "style.jpg"
+    style.write_bytes(b"\x00garbage")
+    proc = run_cli("render", str(pan_clip), "--style", str(style), "-o", str(tmp_path / "o.mp4"))
+    assert proc.returncode == 2 and "cannot read" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_zero_frame_video_exits_2(tmp_path):
+    import subprocess as sp
+
+    from stylevid.video import ffmpeg_exe
+
+    empty = tmp_path / "empty.mp4"
+    sp.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+            "color=c=red:s=32x32:r=10", "-t", "0", "-c:v", "libx264", str(empty)], check=True)
+    proc = run_cli("render", str(empty), "--style", "skimage:coffee", "-o", str(tmp_path / "o.mp4"))
+    assert proc.returncode == 2 and ("no video stream" in proc.stderr or "no frames" in proc.stderr)
