@@ -23,6 +23,8 @@ from .vgg import LAYER_NAMES
 
 DEMO_CONTENT = "skimage:chelsea"
 DEMO_STYLE = "skimage:immunohistochemistry"
+# A sketch is mostly white paper: a weak content loss lets the reference's colours in.
+COLORIZE_CONTENT_WEIGHT = 0.2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -281,6 +283,38 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_colorize(args: argparse.Namespace) -> int:
+    from .colorize import colorize_regions, flat_colours, overlay_lines
+    from .device import resolve_device
+    from .engine import Stylizer
+    from .fsutil import check_writable
+    from .imageio import read_image, resize_longest, to_tensor, write_image
+    from .regions import preview_sheet
+    from .still import finish
+
+    args.style = args.style or []
+    params = params_from_args(args)
+    output = Path(args.output)
+    check_writable(output)
+    sketch = resize_longest(read_image(args.sketch), params.size)
+    reference = read_image(args.reference)
+    regions, labels = colorize_regions(sketch, reference, seed=params.seed)
+    stylizer = Stylizer(params, resolve_device(args.device))
+    bar = IterationBar(params.iterations * len(params.scale_sizes()), quiet=args.quiet,
+                       desc="colorize")
+    init = to_tensor(flat_colours(regions, sketch.shape[:2]))
+    try:
+        result = stylizer.stylize(sketch, regions, init=init, on_step=bar)
+    finally:
+        bar.close()
+    image = overlay_lines(finish(result.image, sketch, params), sketch)
+    write_image(output, image)
+    print(f"wrote {output}")
+    if args.preview:
+        write_image(output.with_suffix(".preview.png"), preview_sheet(sketch, labels, image))
+    return 0
+
+
 def _add_region_options(parser: argparse.ArgumentParser, *, video: bool = False) -> None:
     g = parser.add_argument_group("regions (different styles in different parts)")
     g.add_argument("--mask", action="append", default=[], metavar="IMAGE",
@@ -362,6 +396,18 @@ def build_parser() -> argparse.ArgumentParser:
                                       "'.OUTPUT.stylevid' beside the output)")
     _add_region_options(p, video=True)
     p.set_defaults(run=_cmd_render)
+
+    p = sub.add_parser("colorize", help="colour a line drawing from a reference picture",
+                       description="Segment the sketch and the reference into foreground and "
+                                   "background, match the regions, transfer the reference's "
+                                   "style region to region, then draw the sketch's lines on top.")
+    p.add_argument("sketch", help="line drawing (dark lines on a light background)")
+    p.add_argument("--reference", required=True, help="picture whose colours and texture to use")
+    p.add_argument("-o", "--output", required=True, help="output image")
+    p.add_argument("--preview", action="store_true",
+                   help="also write OUT.preview.png: sketch, regions, result")
+    add_style_options(p, size=512)
+    p.set_defaults(content_weight=COLORIZE_CONTENT_WEIGHT, run=_cmd_colorize)
 
     p = sub.add_parser("eval", help="measure the temporal consistency of a stylized video",
                        description="Warping error (Lai et al. 2018): masked mean squared "

@@ -23,7 +23,7 @@ from .vgg import VGG19Encoder
 ProgressFn = Callable[[int, float, Tensor], None]
 
 # Weight of the pixel anchor that holds "keep" regions to the content photo.
-KEEP_WEIGHT = 1e4
+KEEP_WEIGHT = 1e7
 
 
 @dataclass(frozen=True, eq=False)

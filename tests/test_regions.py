@@ -1,0 +1,174 @@
+"""Regional style transfer: masks, guided Grams, keep regions, sketch colouring."""
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from stylevid.colorize import line_mask, match_regions, sketch_foreground
+from stylevid.config import StyleParams
+from stylevid.engine import Region, StyleImage, Stylizer
+from stylevid.errors import UserError
+from stylevid.imageio import read_image, resize_longest, resize_to
+from stylevid.masks import fit_labels, labels_from_rgb, read_binary_masks, read_labels, segment
+from stylevid.regions import map_regions, parse_rule
+
+from . import gatys_reference as ref
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "stylevid", *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+def guided_style_distance(picture, mask, style):
+    """Reference style loss of the masked part of ``picture`` against ``style`` (numpy)."""
+    feats = ref.features(picture)
+    target = ref.features(style)
+    total = []
+    for name in ref.STYLE[:3]:
+        f = feats[name]
+        m = cv2.resize(mask.astype(np.float32), (f.shape[2], f.shape[1]), interpolation=cv2.INTER_AREA)
+        flat = f.reshape(f.shape[0], -1) * m.reshape(-1)
+        g = flat @ flat.T / (m**2).sum()
+        total.append(((g - ref.gram(target[name])) ** 2).sum() / (4 * f.shape[0] ** 2))
+    return float(np.mean(total))
+
+
+def test_two_regions_two_paintings_no_leakage_and_keep(data):
+    content = resize_longest(read_image(data / "content/tubingen.jpg"), 64)
+    h, w = content.shape[:2]
+    starry = read_image(data / "style/starry_night.jpg")
+    scream = read_image(data / "style/the_scream.jpg")
+    left = np.zeros((h, w), np.float32)
+    left[:, : w // 2] = 1
+    right = 1 - left
+    stylizer = Stylizer(StyleParams(iterations=60, scales=1))
+    regions = [Region(left, (StyleImage(starry),)), Region(right, (StyleImage(scream),))]
+    out = (stylizer.stylize(content, regions).image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    s_small, c_small = resize_longest(starry, 64), resize_longest(scream, 64)
+    inner_left = np.zeros_like(left)
+    inner_left[:, : w // 2 - 4] = 1
+    inner_right = np.zeros_like(left)
+    inner_right[:, w // 2 + 4:] = 1
+    assert guided_style_distance(out, inner_left, s_small) < 0.5 * guided_style_distance(out, inner_left, c_small)
+    assert guided_style_distance(out, inner_right, c_small) < 0.5 * guided_style_distance(out, inner_right, s_small)
+    # no seam: the jump across the border is like the jumps elsewhere in the picture
+    steps = np.abs(np.diff(out.astype(float), axis=1)).mean(axis=(0, 2))
+    assert steps[w // 2 - 1] < 3 * np.median(steps)
+
+    keep = [Region(left, (StyleImage(starry),)), Region(right, ())]
+    kept = (stylizer.stylize(content, keep).image[0].permute(1, 2, 0).numpy() * 255)
+    diff = np.abs(kept - content.astype(float))
+    assert diff[:, w // 2 + 3:].mean() < 6          # kept half stays the photo
+    assert diff[:, : w // 2 - 3].mean() > 4 * diff[:, w // 2 + 3:].mean()
+
+
+def test_label_images_from_shared_data(data):
+    labels, names = read_labels(data / "masks/neural_doodle/Monet_sem.png")
+    assert 4 <= len(names) <= 8
+    counts = np.bincount(labels.ravel())
+    assert counts.min() > 0.005 * labels.size   # anti-aliased edges joined a main colour
+    labels, names = read_binary_masks([str(data / "masks/neural_style_pt_segments/tubingen1a.png"),
+                                       str(data / "masks/neural_style_pt_segments/tubingen1b.png")])
+    assert names == ["0", "1", "2"] and set(np.unique(labels)) == {1, 2}
+    sky, _ = read_labels(data / "masks/gatys_spatial_control/fig2_style1_sky.jpg")
+    assert set(np.unique(sky)) == {0, 1}   # JPEG mask thresholded at 128
+
+
+def test_colour_snapping_and_grey_labels():
+    rgb = np.zeros((20, 20, 3), np.uint8)
+    rgb[:, 10:] = (255, 0, 0)
+    rgb[:, 9] = (128, 0, 0)  # anti-aliased edge, a rare colour
+    labels, names = labels_from_rgb(rgb)
+    assert names == ["000000", "ff0000"] or len(names) == 3
+    grey = np.repeat(np.array([[0, 1, 2, 2]], np.uint8).repeat(4, 0)[..., None], 3, axis=2)
+    labels, names = labels_from_rgb(grey)
+    assert names == ["0", "1", "2"] and labels[0].tolist() == [0, 1, 2, 2]
+
+
+def test_mapping_errors():
+    labels = np.array([[0, 1], [1, 2]])
+    with pytest.raises(UserError, match="no --region for label"):
+        map_regions(labels, ["0", "1", "2"], [parse_rule("1=keep")], {})
+    with pytest.raises(UserError, match="does not have"):
+        map_regions(labels, ["0", "1", "2"], [parse_rule("7=keep"), parse_rule("*=keep")], {})
+    with pytest.raises(UserError, match="aspect ratios differ"):
+        fit_labels(np.zeros((10, 10), np.int32), 20, 40, source="m.png")
+    assert parse_rule("#FF0000=a.jpg@0.5") == parse_rule("ff0000=a.jpg@0.5")
+    assert parse_rule("1=a.jpg@0.5").weight == 0.5
+
+
+def test_segment_gives_n_regions_largest_first():
+    from skimage import data as skdata
+
+    picture = resize_longest(skdata.astronaut(), 64)
+    labels = segment(picture, 3)
+    counts = np.bincount(labels.ravel())
+    assert len(counts) == 3 and list(counts) == sorted(counts, reverse=True)
+
+
+def test_cli_masks_from_neural_style_pt_with_keep(data, tmp_path):
+    out = tmp_path / "regions.png"
+    proc = run_cli("stylize", str(data / "content/tubingen.jpg"),
+                   "--mask", str(data / "masks/neural_style_pt_segments/tubingen1a.png"),
+                   "--mask", str(data / "masks/neural_style_pt_segments/tubingen1b.png"),
+                   "--region", f"1={data / 'style/starry_night.jpg'}", "--region", "2=keep",
+                   "--region", "0=keep", "-o", str(out), "--size", "48", "--iterations", "15",
+                   "--preview", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    result = read_image(out)
+    assert result.shape == (36, 48, 3)
+    assert read_image(tmp_path / "regions.preview.png").shape == (36, 144, 3)
+    content = resize_to(read_image(data / "content/tubingen.jpg"), 36, 48).astype(float)
+    sky = resize_to(read_image(data / "masks/neural_style_pt_segments/tubingen1b.png"), 36, 48)[..., 0] > 200
+    assert np.abs(result - content)[sky].mean() < np.abs(result - content)[~sky].mean()
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--mask", "{labels}"], "give --region"),
+    (["--mask", "{labels}", "--region", "1=keep"], "no --region for label(s) 0"),
+    (["--mask", "{wide}", "--region", "*=keep"], "aspect ratios differ"),
+    (["--region", "1=keep"], "--region needs --mask"),
+    (["--mask", "{labels}", "--region", "0=keep", "--region", "1=missing.jpg"], "style image not found"),
+])
+def test_cli_region_mistakes_exit_2(tmp_path, extra, message):
+    labels = tmp_path / "labels.png"
+    mask = np.zeros((300, 451), np.uint8)  # the aspect ratio of skimage's chelsea
+    mask[:, 200:] = 1
+    cv2.imwrite(str(labels), mask)
+    wide = tmp_path / "wide.png"
+    cv2.imwrite(str(wide), np.zeros((10, 40), np.uint8))
+    args = [a.format(labels=labels, wide=wide) for a in extra]
+    proc = run_cli("stylize", "skimage:chelsea", "--style", "skimage:coffee", "-o",
+                   str(tmp_path / "o.png"), "--size", "32", *args)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_colorize_keeps_the_sketch_lines(data, tmp_path):
+    out = tmp_path / "coloured.png"
+    proc = run_cli("colorize", str(data / "sketch/user_1.png"), "--reference",
+                   str(data / "style/wave.jpg"), "-o", str(out), "--size", "64",
+                   "--iterations", "20", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    result = read_image(out)
+    sketch = resize_longest(read_image(data / "sketch/user_1.png"), 64)
+    lines = line_mask(sketch) > 0.6
+    grey = cv2.cvtColor(result, cv2.COLOR_RGB2GRAY).astype(float)
+    assert grey[lines].mean() < 0.6 * grey[~lines].mean()          # lines are still dark
+    saturation = cv2.cvtColor(result, cv2.COLOR_RGB2HSV)[..., 1][~lines].mean()
+    assert saturation > 25                                         # and it is coloured
+
+
+def test_sketch_segmentation_and_region_matching(data):
+    sketch = resize_longest(read_image(data / "sketch/user_1.png"), 128)
+    fg = sketch_foreground(sketch)
+    assert 0.15 < fg.mean() < 0.6 and not fg[0].any()
+    big = np.zeros((40, 40), bool)
+    big[5:35, 5:35] = True
+    other = np.zeros((40, 40), bool)
+    other[10:30, 12:32] = True
+    assert match_regions([~big, big], [other, ~other]) == [1, 0]
