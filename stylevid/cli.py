@@ -17,7 +17,7 @@ from .color import COLOR_MODES
 from .config import CONTENT_LAYERS, STYLE_LAYERS, StyleParams
 from .engine import Region
 from .errors import UserError
-from .render import RenderOptions as RenderDefaults
+from .render import RenderOptions
 from .still import StyleSpec
 from .vgg import LAYER_NAMES
 
@@ -254,8 +254,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
         long_term=args.long_term, flow_method=args.flow, flow_preset=args.flow_preset,
         cut_threshold=args.cut_threshold, start=args.start, duration=args.duration,
         folder_fps=args.fps, crf=args.crf)
-    device = resolve_device(args.device)
     specs = style_specs(args)
+    if args.workers or args.ray_address:
+        return _render_on_ray(args, params, options, specs)
+    device = resolve_device(args.device)
     output = Path(args.output)
     stylizer = Stylizer(params, device)
     regions_for, extra = regions_source(args, specs, params)
@@ -272,6 +274,83 @@ def _cmd_render(args: argparse.Namespace) -> int:
     print(f"wrote {output}: {summary.frames} frames ({summary.rendered} rendered now) "
           f"in {summary.seconds:.1f} s{cuts}")
     return 0
+
+
+class ClusterBar:
+    """tqdm bar over the frames of every video of a distributed render."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: tqdm | None = None
+
+    def __call__(self, frames: int, total: int, videos: int, videos_total: int) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc="frames", unit="frame", disable=self.quiet,
+                            dynamic_ncols=True)
+        self.bar.total = max(total, frames)
+        self.bar.set_postfix(videos=f"{videos}/{videos_total}", refresh=False)
+        self.bar.update(frames - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _render_on_ray(args: argparse.Namespace, params: StyleParams, options: RenderOptions,
+                   specs: list[StyleSpec]) -> int:
+    from .distributed import VideoJob, render_many
+
+    if args.mask or args.segment:
+        raise UserError("regions (--mask, --segment) are not supported with --workers yet")
+    output = Path(args.output)
+    job = VideoJob(Path(args.input), output, tuple(specs),
+                   Path(args.work_dir) if args.work_dir else None)
+    bar = ClusterBar(quiet=args.quiet)
+    try:
+        [outcome] = render_many([job], params, options, workers=args.workers,
+                                chunk_frames=args.chunk_frames, blend=args.blend,
+                                address=args.ray_address, on_progress=bar)
+    finally:
+        bar.close()
+    if outcome.state != "done":
+        raise UserError(outcome.reason)
+    print(f"wrote {output}: {outcome.frames} frames on {args.workers or 'all'} Ray workers")
+    return 0
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .distributed import VideoJob, render_many
+    from .jobs import JobManifest, load_job, style_specs_for
+
+    spec = load_job(args.job)
+    try:
+        spec.output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create output_dir {spec.output_dir}: {exc.strerror}") from exc
+    manifest = JobManifest(spec)
+    manifest.save()
+    todo = [item for item in spec.inputs if not manifest.is_done(item)]
+    if not todo:
+        print(f"nothing to do: all {len(spec.inputs)} inputs are done")
+        print(manifest.summary())
+        return 0
+    jobs = [VideoJob(item.source, item.output, style_specs_for(item),
+                     spec.output_dir / ".work" / item.output.name) for item in todo]
+    by_source = {job.source: job for job in jobs}
+    bar = ClusterBar(quiet=args.quiet)
+    try:
+        outcomes = render_many(
+            jobs, spec.params, spec.options, workers=args.workers or spec.workers,
+            chunk_frames=spec.chunk_frames, blend=spec.blend,
+            address=args.ray_address or spec.address, on_progress=bar,
+            on_state=lambda job, state, reason: manifest.set(job.source, state, reason))
+    finally:
+        bar.close()
+    assert set(by_source) == {o.job.source for o in outcomes}
+    print(manifest.summary())
+    failed = [o for o in outcomes if o.state != "done"]
+    print(f"{len(outcomes) - len(failed)} done, {len(failed)} failed")
+    return 1 if failed else 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -374,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--first-iterations", type=_positive_int, default=500,
                    help="iterations for the first frame of each shot (default 500); "
                         "--iterations applies to the following frames (default 150)")
-    v.add_argument("--temporal-weight", type=float, default=RenderDefaults.temporal_weight,
+    v.add_argument("--temporal-weight", type=float, default=RenderOptions.temporal_weight,
                    help="weight of the temporal loss (default %(default)g); 0 = stylize every "
                         "frame independently")
     v.add_argument("--long-term", action="store_true",
@@ -384,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="OpenCV optical flow (default dis)")
     v.add_argument("--flow-preset", choices=("ultrafast", "fast", "medium"), default="medium",
                    help="DIS preset (default medium)")
-    v.add_argument("--cut-threshold", type=float, default=RenderDefaults.cut_threshold,
+    v.add_argument("--cut-threshold", type=float, default=RenderOptions.cut_threshold,
                    help="a frame whose consistent-motion fraction is below this starts a new "
                         "shot (default %(default)g)")
     v.add_argument("--start", type=_non_negative, help="start at this second")
@@ -395,7 +474,30 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--work-dir", help="folder for finished frames and flow (default: "
                                       "'.OUTPUT.stylevid' beside the output)")
     _add_region_options(p, video=True)
+    r = p.add_argument_group("parallel rendering on Ray")
+    r.add_argument("--workers", type=_positive_int,
+                   help="split the video into chunks rendered by this many Ray workers "
+                        "(one per GPU, or CPU workers); default: render in this process")
+    r.add_argument("--ray-address", help="Ray cluster to use, e.g. 'auto' (default: start a "
+                                         "local Ray instance on localhost)")
+    r.add_argument("--chunk-frames", type=_positive_int, default=48,
+                   help="frames per chunk within a shot (default 48)")
+    r.add_argument("--blend", type=_positive_int, default=8,
+                   help="frames before a chunk seam that are pulled towards the next chunk's "
+                        "first frame, so the seam does not show (default 8)")
     p.set_defaults(run=_cmd_render)
+
+    p = sub.add_parser("batch", help="render every video of a job file on Ray",
+                       description="Render the inputs of a YAML job (paths and globs, styles, "
+                                   "output_dir, params) across Ray workers. A manifest in "
+                                   "output_dir records each input's state; running the job "
+                                   "again skips what is done and resumes what is partial.")
+    p.add_argument("job", help="job file (YAML), see jobs/ for examples")
+    p.add_argument("--workers", type=_positive_int, help="Ray workers (default: one per GPU, "
+                                                         "else one per CPU)")
+    p.add_argument("--ray-address", help="Ray cluster address (default: local instance)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_cmd_batch)
 
     p = sub.add_parser("colorize", help="colour a line drawing from a reference picture",
                        description="Segment the sketch and the reference into foreground and "

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from .config import StyleParams
 from .engine import Region, Stylizer
 from .errors import UserError
 from .flow import compute_flow, warp
+from .fsutil import check_writable
 from .imageio import to_tensor
 from .objective import PixelAnchor
 from .still import finish
@@ -66,6 +68,7 @@ class RenderSummary:
 
 FrameCallback = Callable[[int, int, float], None]  # (frame index, frames total, loss)
 RegionsFn = Callable[[int, np.ndarray], Sequence[Region]]
+AnchorsFn = Callable[[int, np.ndarray], Sequence[PixelAnchor]]
 
 
 def motion_between(first: np.ndarray, second: np.ndarray, options: RenderOptions) -> Motion:
@@ -146,15 +149,17 @@ class VideoRenderer:
 
     def stylize_frame(self, content: np.ndarray, regions: Sequence[Region],
                       history: dict[int, np.ndarray], motions: dict[int, Motion],
-                      on_step: Callable[[int, float, torch.Tensor], None] | None = None
+                      on_step: Callable[[int, float, torch.Tensor], None] | None = None,
+                      extra_anchors: Sequence[PixelAnchor] = ()
                       ) -> tuple[np.ndarray, float]:
         """One frame. ``history[j]`` is the stylized frame j back (uint8), ``motions[j]`` the
-        motion from it to this frame; empty for a first frame or a new shot."""
+        motion from it to this frame; empty for a first frame or a new shot.
+        ``extra_anchors`` pull it towards other targets (a later keyframe, on Ray)."""
         p, o = self.params, self.options
         if not history or o.temporal_weight == 0:
             iterations = o.first_iterations if not history and o.temporal_weight else p.iterations
             result = self.stylizer.stylize(content, regions, iterations=iterations,
-                                           on_step=on_step)
+                                           anchors=extra_anchors, on_step=on_step)
         else:
             backs = sorted(history)
             warped = {j: warp(history[j], motions[j].backward) for j in backs}
@@ -164,12 +169,75 @@ class VideoRenderer:
                             torch.from_numpy(w)[None, None].to(self.stylizer.device),
                             o.temporal_weight)
                 for j, w in zip(backs, weights, strict=True)
-            ]
+            ] + list(extra_anchors)
             init = to_tensor(fill_holes(warped[1], motions[1].weights), self.stylizer.device)
             result = self.stylizer.stylize(content, regions, init=init, anchors=anchors,
                                            iterations=p.iterations, sizes=[max(content.shape)],
                                            on_step=on_step)
         return finish(result.image, content, p), result.losses[-1]
+
+
+@dataclass
+class RangeResult:
+    """Frames of a range seen, rendered now, and where new shots started."""
+
+    frames: int
+    rendered: int
+    cuts: list[int]
+
+
+def render_frames(
+    source: Path,
+    info: VideoInfo,
+    size: tuple[int, int],
+    work: WorkDir,
+    renderer: VideoRenderer,
+    *,
+    first: int = 0,
+    last: int | None = None,
+    regions_for: RegionsFn,
+    anchors_for: AnchorsFn | None = None,
+    on_frame: FrameCallback | None = None,
+    on_step: Callable[[int, float, torch.Tensor], None] | None = None,
+) -> RangeResult:
+    """Render frames [first, last) of ``source`` into ``work`` (numbered from 0 there),
+    skipping the ones it already holds. The whole-video render and each distributed chunk
+    both run this; ``anchors_for(index, content)`` adds pixel anchors to a frame."""
+    options = renderer.options
+    done = work.done_count()
+    total = _expected_frames(info, options) - first if last is None else last - first
+    prefetch = _MotionPrefetcher(work, options)
+    recent: dict[int, np.ndarray] = {}  # stylized frames by index (last 4)
+    contents: dict[int, np.ndarray] = {}  # content frames by index (last 4)
+    cuts: list[int] = []
+    rendered = count = 0
+    try:
+        frames = islice(read_frames(source, info, *size, options.start, options.duration),
+                        first, last)
+        for index, content, future in _frames_ahead(frames, done, prefetch):
+            count = index + 1
+            contents[index] = content
+            if index < done:
+                if index >= done - max(LONG_TERM):
+                    recent[index] = work.read_frame(index)
+                continue
+            motion = future.result() if future is not None else None
+            history, motions = _history(index, motion, recent, contents, options, cuts)
+            extra = anchors_for(first + index, content) if anchors_for is not None else ()
+            image, loss = renderer.stylize_frame(content, regions_for(first + index, content),
+                                                 history, motions, on_step=on_step,
+                                                 extra_anchors=extra)
+            work.write_frame(index, image)
+            rendered += 1
+            recent[index] = image
+            for old in [k for k in recent if k <= index - max(LONG_TERM)]:
+                recent.pop(old)
+                contents.pop(old, None)
+            if on_frame is not None:
+                on_frame(index, max(total, count), loss)
+    finally:
+        prefetch.close()
+    return RangeResult(count, rendered, [first + c for c in cuts])
 
 
 def render_video(
@@ -194,47 +262,30 @@ def render_video(
     began = time.monotonic()
     source, output = Path(source), Path(output)
     info = probe(source, Fraction(options.folder_fps).limit_denominator(1001))
-    width, height = output_size(info, stylizer.params.size)
+    size = output_size(info, stylizer.params.size)
+    check_output(output)
     work = WorkDir(work_dir or default_work_dir(output))
-    done = work.open(manifest_for(source, styles, stylizer.params, options, (width, height),
-                                  manifest_extra or {}))
-    total = _expected_frames(info, options)
-    renderer = VideoRenderer(stylizer, options)
-    prefetch = _MotionPrefetcher(work, options)
-    recent: dict[int, np.ndarray] = {}  # stylized frames by index (last 4)
-    contents: dict[int, np.ndarray] = {}  # content frames by index (last 4)
-    cuts: list[int] = []
-    rendered = 0
-    count = 0
-    try:
-        frames = read_frames(source, info, width, height, options.start, options.duration)
-        for index, content, future in _frames_ahead(frames, done, prefetch):
-            count = index + 1
-            contents[index] = content
-            if index < done:
-                if index >= done - max(LONG_TERM):
-                    recent[index] = work.read_frame(index)
-                continue
-            motion = future.result() if future is not None else None
-            history, motions = _history(index, motion, recent, contents, options, cuts)
-            image, loss = renderer.stylize_frame(content, regions_for(index, content), history,
-                                                 motions, on_step=on_step)
-            work.write_frame(index, image)
-            rendered += 1
-            recent[index] = image
-            for old in [k for k in recent if k <= index - max(LONG_TERM)]:
-                recent.pop(old)
-                contents.pop(old, None)
-            if on_frame is not None:
-                on_frame(index, max(total, count), loss)
-    finally:
-        prefetch.close()
-    if count == 0:
-        raise UserError(f"{source} has no frames" + (" in the chosen --start/--duration"
-                                                     if options.start or options.duration else ""))
-    _write_output(work, count, output, source, info, options)
-    return RenderSummary(frames=count, rendered=rendered, cuts=cuts,
+    work.open(manifest_for(source, styles, stylizer.params, options, size, manifest_extra or {}))
+    result = render_frames(source, info, size, work, VideoRenderer(stylizer, options),
+                           regions_for=regions_for, on_frame=on_frame, on_step=on_step)
+    if result.frames == 0:
+        raise UserError(no_frames_message(source, options))
+    write_output(work, result.frames, output, source, info, options)
+    return RenderSummary(frames=result.frames, rendered=result.rendered, cuts=result.cuts,
                          seconds=time.monotonic() - began)
+
+
+def no_frames_message(source: Path, options: RenderOptions) -> str:
+    where = " in the chosen --start/--duration" if options.start or options.duration else ""
+    return f"{source} has no frames{where}"
+
+
+def check_output(output: Path) -> None:
+    """Refuse a picture as the output of a video render, before any work is done."""
+    if not is_frame_folder(output) and output.suffix.lower() in FRAME_SUFFIXES:
+        raise UserError(f"output {output} is a picture; give a video file (.mp4) or a folder")
+    if not is_frame_folder(output):
+        check_writable(output)
 
 
 def _history(index: int, motion: Motion | None, recent: dict[int, np.ndarray],
@@ -269,8 +320,9 @@ def is_frame_folder(output: Path) -> bool:
     return output.suffix == "" or output.is_dir()
 
 
-def _write_output(work: WorkDir, count: int, output: Path, source: Path, info: VideoInfo,
-                  options: RenderOptions) -> None:
+def write_output(work: WorkDir, count: int, output: Path, source: Path, info: VideoInfo,
+                 options: RenderOptions) -> None:
+    """Copy the finished frames to a folder, or encode them with the source's audio."""
     if is_frame_folder(output):
         output.mkdir(parents=True, exist_ok=True)
         for index in range(count):
@@ -279,8 +331,6 @@ def _write_output(work: WorkDir, count: int, output: Path, source: Path, info: V
             shutil.copyfile(work.frame_path(index), tmp)
             tmp.replace(target)
         return
-    if output.suffix.lower() in FRAME_SUFFIXES:
-        raise UserError(f"output {output} is a picture; give a video file (.mp4) or a folder")
     audio = str(source) if info.has_audio else None
     encode(work.pattern(), info.fps, output, audio_source=audio, start=options.start,
            duration=options.duration, crf=options.crf)

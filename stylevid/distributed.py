@@ -1,0 +1,375 @@
+"""Rendering on Ray: videos split into chunks, chunks spread over GPU (or CPU) workers.
+
+Frames depend on their predecessors, so a video is split where that costs nothing (scene
+cuts) and otherwise into chunks. A chunk starts fresh at its first frame (its keyframe),
+exactly as a video's first frame is stylized. The chunk before it computes the same
+keyframe (deterministically) and, over its last ``blend`` frames, is pulled towards it
+warped by the flow with a growing weight: it arrives at the keyframe, so no seam shows
+and no frame is rendered twice except the keyframe. Workers are Ray actors that keep the VGG
+model and the style targets between chunks; a worker that dies is restarted by Ray and its
+chunk retried, keeping the frames it wrote.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from .config import StyleParams
+from .errors import UserError
+from .flow import warp
+from .render import (
+    RenderOptions,
+    VideoRenderer,
+    check_output,
+    default_work_dir,
+    manifest_for,
+    motion_between,
+    no_frames_message,
+    render_frames,
+    write_output,
+)
+from .still import StyleSpec
+from .temporal import consistent_fraction
+from .video import VideoInfo, output_size, probe, read_frames
+from .workdir import WorkDir
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Frames [start, end) of a video; ``next_key`` is the first frame of the following chunk
+    of the same shot (None at the end of a shot)."""
+
+    start: int
+    end: int
+    next_key: int | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.start:06d}-{self.end:06d}"
+
+
+def plan_chunks(frames: int, cuts: Sequence[int], chunk_frames: int) -> list[Chunk]:
+    """Split ``frames`` at scene ``cuts`` (free) and into chunks of about ``chunk_frames``
+    within a shot."""
+    bounds = [0, *sorted(c for c in set(cuts) if 0 < c < frames), frames]
+    chunks = []
+    for shot_start, shot_end in zip(bounds, bounds[1:], strict=False):
+        length = shot_end - shot_start
+        pieces = max(1, round(length / chunk_frames))
+        edges = [shot_start + round(i * length / pieces) for i in range(pieces + 1)]
+        for k, (start, end) in enumerate(zip(edges, edges[1:], strict=False)):
+            chunks.append(Chunk(start, end, end if k + 1 < pieces else None))
+    return chunks
+
+
+def find_cuts(source: Path, info: VideoInfo, size: tuple[int, int],
+              options: RenderOptions) -> tuple[int, list[int]]:
+    """Frame count and scene cuts (frames whose consistent-motion fraction collapses)."""
+    cuts, previous, count = [], None, 0
+    for index, frame in enumerate(read_frames(source, info, *size, options.start,
+                                              options.duration)):
+        if previous is not None:
+            weights = motion_between(previous, frame, options).weights
+            if consistent_fraction(weights) < options.cut_threshold:
+                cuts.append(index)
+        previous, count = frame, index + 1
+    return count, cuts
+
+
+def keyframe_ramp(index: int, key: int, blend: int) -> float:
+    """Weight of the pull towards the next keyframe ``key`` at frame ``index``, relative to
+    the temporal weight. With two quadratic pulls of weights 1 (previous frame) and ``b``
+    (keyframe) a pixel settles at the fraction b / (1 + b) of the way to the keyframe;
+    ``b = r / (1 - r)`` makes that fraction a linear ramp r over the last ``blend`` frames
+    (capped at 20 for the last one)."""
+    ramp = (index - (key - blend) + 1) / (blend + 1)
+    return 0.0 if ramp <= 0 else min(20.0, ramp / (1.0 - ramp))
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One video to render: where from, where to, with which style."""
+
+    source: Path
+    output: Path
+    styles: tuple[StyleSpec, ...]
+    work_dir: Path | None = None
+
+
+@dataclass
+class ChunkTask:
+    """What a worker needs to render one chunk (plain data, sent to the worker)."""
+
+    video: int
+    chunk: Chunk
+    source: Path
+    styles: tuple[StyleSpec, ...]
+    size: tuple[int, int]
+    folder: Path
+    manifest: dict
+    blend: int
+
+
+@dataclass
+class VideoPlan:
+    job: VideoJob
+    info: VideoInfo
+    size: tuple[int, int]
+    frames: int
+    chunks: list[Chunk]
+    work: WorkDir
+    remaining: set[str] = field(default_factory=set)
+
+
+class ChunkWorker:
+    """Ray actor body: keeps a stylizer (VGG + style targets) per style set."""
+
+    def __init__(self, params: StyleParams, options: RenderOptions, threads: int) -> None:
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+        from .device import resolve_device
+
+        self.params, self.options = params, options
+        self.device = resolve_device("auto")
+        self.stylizers: dict = {}
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def render(self, task: ChunkTask) -> tuple[int, str, int]:
+        """Render one chunk into its folder; returns (video, chunk name, frames rendered)."""
+        from .engine import Stylizer
+        from .regions import build_regions
+
+        key = task.styles
+        if key not in self.stylizers:
+            self.stylizers[key] = Stylizer(self.params, self.device)
+        stylizer = self.stylizers[key]
+        info = probe(task.source, Fraction(self.options.folder_fps).limit_denominator(1001))
+        work = WorkDir(task.folder)
+        work.open(task.manifest)
+        regions: list = []
+
+        def regions_for(_index: int, content: np.ndarray) -> list:
+            if not regions:
+                regions.extend(build_regions(content, self.params, task.styles)[0])
+            return regions
+
+        renderer = VideoRenderer(stylizer, self.options)
+        anchors_for = None
+        if task.chunk.next_key is not None and self.options.temporal_weight > 0:
+            anchors_for = self._keyframe_pull(task, info, renderer, regions_for)
+        result = render_frames(task.source, info, task.size, work, renderer,
+                               first=task.chunk.start, last=task.chunk.end,
+                               regions_for=regions_for, anchors_for=anchors_for)
+        return task.video, task.chunk.name, result.rendered
+
+    def _keyframe_pull(self, task: ChunkTask, info: VideoInfo, renderer: VideoRenderer,
+                       regions_for: Callable) -> Callable[[int, np.ndarray], list]:
+        """Anchors that bring the chunk's last frames to the next chunk's keyframe, carried
+        back frame by frame along the flow (small motions, accurate flow)."""
+        import torch
+
+        from .imageio import to_tensor
+        from .objective import PixelAnchor
+
+        key = task.chunk.next_key
+        assert key is not None
+        first = max(task.chunk.start, key - task.blend)
+        contents = list(islice(read_frames(task.source, info, *task.size, self.options.start,
+                                           self.options.duration), first, key + 1))
+        targets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        device = renderer.stylizer.device
+
+        def carry_back() -> None:
+            key_content = contents[-1]
+            keyframe = renderer.stylize_frame(key_content, regions_for(key, key_content), {},
+                                              {})[0]
+            image, weight = keyframe, np.ones(keyframe.shape[:2], np.float32)
+            for index in range(key - 1, first - 1, -1):
+                later, current = contents[index + 1 - first], contents[index - first]
+                motion = motion_between(later, current, self.options)  # flow index -> index+1
+                image = warp(image, motion.backward)
+                weight = motion.weights * warp(weight, motion.backward)
+                targets[index] = (image, weight)
+
+        def anchors_for(index: int, content: np.ndarray) -> list:
+            strength = keyframe_ramp(index, key, task.blend)
+            if strength <= 0:
+                return []
+            if not targets:
+                carry_back()
+            image, weight = targets[index]
+            return [PixelAnchor("keyframe", to_tensor(image, device),
+                                torch.from_numpy(weight)[None, None].to(device),
+                                strength * self.options.temporal_weight)]
+
+        return anchors_for
+
+
+@dataclass
+class Outcome:
+    """How one video of a distributed render ended."""
+
+    job: VideoJob
+    state: str  # "done" or "failed"
+    reason: str = ""
+    frames: int = 0
+
+
+ProgressFn = Callable[[int, int, int, int], None]  # frames done, total, videos done, total
+StateFn = Callable[[VideoJob, str, str], None]  # job, state, reason
+
+
+def start_ray(address: str | None, cpus: int | None) -> None:
+    """Connect to a cluster (``address``, e.g. "auto") or start a local instance that
+    listens on localhost only."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=cpus or os.cpu_count(), include_dashboard=False,
+                 _node_ip_address="127.0.0.1", log_to_driver=False)
+
+
+def _plan(job: VideoJob, params: StyleParams, options: RenderOptions, chunk_frames: int,
+          blend: int) -> VideoPlan:
+    info = probe(job.source, Fraction(options.folder_fps).limit_denominator(1001))
+    size = output_size(info, params.size)
+    check_output(job.output)
+    work = WorkDir(job.work_dir or default_work_dir(job.output))
+    manifest = manifest_for(job.source, [s.path for s in job.styles], params, options, size,
+                            {"chunk_frames": chunk_frames, "blend": blend})
+    work.open(manifest)
+    frames, cuts = find_cuts(job.source, info, size, options)
+    if frames == 0:
+        raise UserError(no_frames_message(job.source, options))
+    chunks = plan_chunks(frames, cuts, chunk_frames)
+    return VideoPlan(job, info, size, frames, chunks, work, {c.name for c in chunks})
+
+
+def _assemble(plan: VideoPlan, options: RenderOptions) -> None:
+    """Final frames from the chunks' folders, then the output file."""
+    for chunk in plan.chunks:
+        folder = WorkDir(plan.work.root / "chunks" / chunk.name)
+        for index in range(chunk.start, chunk.end):
+            target = plan.work.frame_path(index)
+            if not target.is_file():
+                plan.work.write_frame(index, folder.read_frame(index - chunk.start))
+    write_output(plan.work, plan.frames, plan.job.output, plan.job.source, plan.info, options)
+
+
+def render_many(
+    jobs: Sequence[VideoJob],
+    params: StyleParams,
+    options: RenderOptions,
+    *,
+    workers: int | None = None,
+    chunk_frames: int = 48,
+    blend: int = 8,
+    address: str | None = None,
+    on_progress: ProgressFn | None = None,
+    on_state: StateFn | None = None,
+) -> list[Outcome]:
+    """Render every video of ``jobs`` on Ray. A video that fails (bad file, ffmpeg error)
+    fails alone with its reason; the others go on."""
+    import ray
+
+    start_ray(address, None)
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    count = workers or (gpus if gpus else max(1, cpus))
+    threads = 1 if gpus else max(1, cpus // count)
+    actor_class = ray.remote(max_restarts=-1, max_task_retries=3)(ChunkWorker)
+    resources = {"num_gpus": 1} if gpus else {"num_cpus": threads}
+    actors = [actor_class.options(**resources).remote(params, options, threads)
+              for _ in range(count)]
+    outcomes: dict[int, Outcome] = {}
+    plans: dict[int, VideoPlan] = {}
+    tasks: list[ChunkTask] = []
+    for index, job in enumerate(jobs):
+        try:
+            plan = _plan(job, params, options, chunk_frames, blend)
+        except UserError as exc:
+            outcomes[index] = Outcome(job, "failed", str(exc))
+            if on_state:
+                on_state(job, "failed", str(exc))
+            continue
+        plans[index] = plan
+        if on_state:
+            on_state(job, "running", "")
+        for chunk in plan.chunks:
+            folder = plan.work.root / "chunks" / chunk.name
+            manifest = {"video": plan.work.root.name, "chunk": chunk.name}
+            tasks.append(ChunkTask(index, chunk, job.source, job.styles, plan.size, folder,
+                                   manifest, blend))
+    total_frames = sum(p.frames for p in plans.values())
+    pending: dict = {}
+    idle = list(actors)
+    queue = list(tasks)
+
+    def finish_video(index: int) -> None:
+        plan = plans[index]
+        try:
+            _assemble(plan, options)
+            outcomes[index] = Outcome(plan.job, "done", frames=plan.frames)
+        except UserError as exc:
+            outcomes[index] = Outcome(plan.job, "failed", str(exc))
+        if on_state:
+            on_state(plan.job, outcomes[index].state, outcomes[index].reason)
+
+    for index, plan in plans.items():
+        if not plan.remaining:
+            finish_video(index)
+    while queue or pending:
+        while queue and idle:
+            task = queue.pop(0)
+            actor = idle.pop()
+            pending[actor.render.remote(task)] = (actor, task)
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+        for ref in ready:
+            actor, task = pending.pop(ref)
+            idle.append(actor)
+            try:
+                ray.get(ref)
+            except Exception as exc:  # a chunk that failed after Ray's retries
+                if task.video not in outcomes:
+                    reason = _one_line(exc)
+                    outcomes[task.video] = Outcome(plans[task.video].job, "failed", reason)
+                    if on_state:
+                        on_state(plans[task.video].job, "failed", reason)
+                queue = [t for t in queue if t.video != task.video]
+                continue
+            plan = plans[task.video]
+            plan.remaining.discard(task.chunk.name)
+            if not plan.remaining and task.video not in outcomes:
+                finish_video(task.video)
+        if on_progress:
+            done_frames = sum(_count_frames(t.folder) for t in tasks)
+            on_progress(done_frames, total_frames, len(outcomes), len(jobs))
+    for actor in actors:
+        ray.kill(actor)
+    return [outcomes[i] for i in range(len(jobs))]
+
+
+def _count_frames(folder: Path) -> int:
+    frames = folder / "frames"
+    return sum(1 for _ in frames.glob("*.png")) if frames.is_dir() else 0
+
+
+def _one_line(exc: BaseException) -> str:
+    cause = exc.cause if hasattr(exc, "cause") and exc.cause is not None else exc  # type: ignore[attr-defined]
+    lines = [line for line in str(cause).strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else type(cause).__name__
+

@@ -1,0 +1,161 @@
+"""Batch job specs (YAML) and the job manifest that records the state of every input.
+
+A job lists inputs (paths and globs, relative to the job file), a style for all or per
+input, an output folder and parameters::
+
+    inputs: ["videos/*.mp4", {path: intro.mov, style: styles/wave.jpg}]
+    style: styles/starry_night.jpg
+    output_dir: out/
+    params: {size: 256, iterations: 100}
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import json
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import StyleParams
+from .errors import UserError
+from .fsutil import atomic_path
+from .render import RenderOptions
+from .still import StyleSpec
+
+JOB_MANIFEST = "stylevid-job.json"
+_RUN_KEYS = {"workers", "chunk_frames", "overlap", "address"}
+_STYLE_KEYS = {f.name for f in fields(StyleParams)}
+_RENDER_KEYS = {f.name for f in fields(RenderOptions)}
+
+
+@dataclass(frozen=True)
+class JobInput:
+    source: Path
+    style: str
+    output: Path
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    inputs: list[JobInput]
+    output_dir: Path
+    params: StyleParams
+    options: RenderOptions
+    workers: int | None
+    chunk_frames: int
+    blend: int
+    address: str | None
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def _params(raw: dict[str, Any]) -> tuple[StyleParams, RenderOptions, dict[str, Any]]:
+    known = _STYLE_KEYS | _RENDER_KEYS | _RUN_KEYS
+    for key in raw:
+        if key not in known:
+            hint = difflib.get_close_matches(key, sorted(known), n=1)
+            raise UserError(f"job params: unknown key {key!r}" +
+                            (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    style = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()
+             if k in _STYLE_KEYS}
+    render = {k: v for k, v in raw.items() if k in _RENDER_KEYS}
+    params = StyleParams(**{"size": 256, **style})
+    render.setdefault("first_iterations", max(params.iterations, 2 * params.iterations))
+    return params, RenderOptions(**render), {k: raw[k] for k in raw if k in _RUN_KEYS}
+
+
+def load_job(path: str | Path) -> JobSpec:
+    """Read and check a job file; globs are expanded, outputs are kept in ``output_dir``."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"job file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise UserError(f"job file {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(raw, dict) or "inputs" not in raw or "output_dir" not in raw:
+        raise UserError(f"job file {path} needs 'inputs' and 'output_dir'")
+    base = path.resolve().parent
+    output_dir = (base / str(raw["output_dir"])).resolve()
+    params, options, run = _params(raw.get("params") or {})
+    default_style = raw.get("style")
+    inputs: list[JobInput] = []
+    items = raw["inputs"] if isinstance(raw["inputs"], list) else [raw["inputs"]]
+    for item in items:
+        entry = item if isinstance(item, dict) else {"path": item}
+        style = entry.get("style", default_style)
+        if style is None:
+            raise UserError(f"job input {entry.get('path')!r} has no style (set 'style')")
+        style_path = style if str(style).startswith("skimage:") else str(base / str(style))
+        matches = sorted(glob.glob(str(base / str(entry["path"])), recursive=True))
+        if not matches:
+            matches = [str(base / str(entry["path"]))]  # reported as failed: not found
+        for match in matches:
+            source = Path(match)
+            name = entry.get("output") if len(matches) == 1 and "output" in entry \
+                else f"{source.stem}.mp4"
+            output = output_dir / str(name)
+            if not _inside(output, output_dir) or Path(str(name)).is_absolute():
+                raise UserError(f"job output {name!r} is outside output_dir {output_dir}")
+            inputs.append(JobInput(source, style_path, output))
+    outputs = [i.output for i in inputs]
+    duplicates = sorted({str(o) for o in outputs if outputs.count(o) > 1})
+    if duplicates:
+        raise UserError(f"several inputs would write {duplicates[0]}; give them 'output' names")
+    return JobSpec(inputs, output_dir, params, options, run.get("workers"),
+                   int(run.get("chunk_frames", 48)), int(run.get("blend", 8)),
+                   run.get("address"))
+
+
+class JobManifest:
+    """State of every input of a job (pending / running / done / failed + reason), written
+    atomically after each change to ``output_dir/stylevid-job.json``."""
+
+    def __init__(self, spec: JobSpec) -> None:
+        self.path = spec.output_dir / JOB_MANIFEST
+        self.entries: dict[str, dict[str, Any]] = {}
+        if self.path.is_file():
+            self.entries = json.loads(self.path.read_text()).get("inputs", {})
+        for item in spec.inputs:
+            entry = self.entries.setdefault(str(item.source), {"state": "pending"})
+            entry["output"] = str(item.output)
+            lost = entry["state"] == "done" and not item.output.is_file()
+            if lost or entry["state"] in ("running", "failed"):
+                entry["state"] = "pending"
+        self.entries = {str(i.source): self.entries[str(i.source)] for i in spec.inputs}
+
+    def is_done(self, item: JobInput) -> bool:
+        return self.entries[str(item.source)]["state"] == "done"
+
+    def set(self, source: Path, state: str, reason: str = "") -> None:
+        entry = self.entries[str(source)]
+        entry.update(state=state, updated=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        if reason:
+            entry["reason"] = reason
+        else:
+            entry.pop("reason", None)
+        self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.path) as tmp:
+            tmp.write_text(json.dumps({"inputs": self.entries}, indent=2))
+
+    def summary(self) -> str:
+        """A table: input, state, reason."""
+        rows = [(Path(k).name, v["state"], v.get("reason", "")) for k, v in self.entries.items()]
+        width = max([len(r[0]) for r in rows] + [5])
+        lines = [f"{'input':<{width}}  {'state':<8}  reason"]
+        lines += [f"{name:<{width}}  {state:<8}  {reason}" for name, state, reason in rows]
+        return "\n".join(lines)
+
+
+def style_specs_for(item: JobInput) -> tuple[StyleSpec, ...]:
+    return (StyleSpec(item.style),)

@@ -1,0 +1,159 @@
+"""Ray: chunk planning, job files, batch jobs, worker faults and chunk seams."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stylevid.config import StyleParams
+from stylevid.distributed import VideoJob, keyframe_ramp, plan_chunks, render_many
+from stylevid.errors import UserError
+from stylevid.imageio import read_image
+from stylevid.jobs import load_job
+from stylevid.render import RenderOptions
+from stylevid.still import StyleSpec
+from stylevid.synthetic import pan_flow, pan_frames, write_clip
+from stylevid.temporal import warping_error
+from stylevid.video import probe, read_frames
+
+W, H = 48, 32
+
+
+def test_plan_chunks_splits_at_cuts_and_links_keyframes_within_shots():
+    chunks = plan_chunks(100, [40], 25)
+    assert [(c.start, c.end) for c in chunks] == [(0, 20), (20, 40), (40, 70), (70, 100)]
+    assert [c.next_key for c in chunks] == [20, None, 70, None]
+    assert plan_chunks(5, [], 48) == plan_chunks(5, [0, 5], 48)
+    assert [(c.start, c.end) for c in plan_chunks(5, [], 48)] == [(0, 5)]
+
+
+def test_keyframe_ramp_is_a_linear_blend():
+    fractions = [b / (1 + b) for b in (keyframe_ramp(i, 10, 4) for i in range(5, 10))]
+    assert fractions[0] == 0
+    np.testing.assert_allclose(fractions[1:4], [0.2, 0.4, 0.6])
+    assert fractions[4] == pytest.approx(0.8)
+
+
+def test_job_file_globs_styles_and_safety(tmp_path):
+    (tmp_path / "videos").mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / "videos" / name).write_bytes(b"x")
+    job = tmp_path / "job.yaml"
+    job.write_text("inputs: ['videos/*.mp4', {path: videos/a.mp4, style: skimage:coffee, "
+                   "output: a_coffee.mp4}]\nstyle: s.jpg\noutput_dir: out/\n"
+                   "params: {size: 64, iterations: 10, temporal_weight: 1000, workers: 2}\n")
+    spec = load_job(job)
+    assert [i.output.name for i in spec.inputs] == ["a.mp4", "b.mp4", "a_coffee.mp4"]
+    assert spec.inputs[0].style == str(tmp_path / "s.jpg")
+    assert spec.inputs[2].style == "skimage:coffee"
+    assert spec.params.size == 64 and spec.options.temporal_weight == 1000 and spec.workers == 2
+    job.write_text("inputs: [{path: videos/a.mp4, output: ../../escape.mp4}]\nstyle: s.jpg\n"
+                   "output_dir: out/\n")
+    with pytest.raises(UserError, match="outside output_dir"):
+        load_job(job)
+    job.write_text("inputs: [videos/a.mp4]\nstyle: s.jpg\noutput_dir: out/\n"
+                   "params: {iteration: 5}\n")
+    with pytest.raises(UserError, match="did you mean 'iterations'"):
+        load_job(job)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory, data):
+    photo = read_image(data / "content/tubingen.jpg")
+    folder = tmp_path_factory.mktemp("library")
+    (folder / "videos").mkdir()
+    for i in range(3):
+        write_clip(pan_frames(photo[:, i * 120:], 8, W, H, 2), folder / "videos" / f"clip{i}.mp4")
+    write_clip(pan_frames(photo, 24, W, H, 2), folder / "long.mp4")
+    return folder
+
+
+def run_batch(job: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stylevid", "batch", str(job), "--workers",
+                           "2", "--quiet"], capture_output=True, text=True, timeout=600)
+
+
+def test_batch_job_on_embedded_ray(clips, tmp_path):
+    (clips / "videos" / "corrupt.mp4").write_bytes(b"\x00\x01 not a video")
+    job = clips / "job.yaml"
+    job.write_text("inputs: ['videos/*.mp4']\nstyle: skimage:coffee\noutput_dir: out/\n"
+                   "params: {size: 48, iterations: 6, first_iterations: 12, chunk_frames: 4}\n")
+    proc = run_batch(job)
+    assert proc.returncode == 1, proc.stderr  # something failed: non-zero, with a summary
+    assert "3 done, 1 failed" in proc.stdout
+    state = json.loads((clips / "out/stylevid-job.json").read_text())["inputs"]
+    assert sorted(v["state"] for v in state.values()) == ["done", "done", "done", "failed"]
+    assert "Invalid data" in state[str(clips / "videos/corrupt.mp4")]["reason"]
+    for i in range(3):
+        out = clips / "out" / f"clip{i}.mp4"
+        info = probe(out)
+        assert len(list(read_frames(out, info, info.width, info.height))) == 8
+        assert info.has_audio and info.fps == 30
+    stamps = {p: p.stat().st_mtime_ns for p in (clips / "out").glob("clip*.mp4")}
+    (clips / "videos" / "corrupt.mp4").unlink()
+    proc = run_batch(job)
+    assert proc.returncode == 0 and "nothing to do" in proc.stdout
+    assert stamps == {p: p.stat().st_mtime_ns for p in (clips / "out").glob("clip*.mp4")}
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    from stylevid.distributed import start_ray
+
+    start_ray(None, 2)
+    yield
+    ray.shutdown()
+
+
+def _kill_a_worker_when(frames_dir: Path, killed: list) -> None:
+    import psutil
+
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if any(len(list(d.glob("frames/*.png"))) >= 2 for d in frames_dir.glob("*")):
+            for process in psutil.process_iter(["cmdline"]):
+                if "ChunkWorker" in " ".join(process.info["cmdline"] or []):
+                    os.kill(process.pid, signal.SIGKILL)
+                    killed.append(process.pid)
+                    return
+        time.sleep(0.05)
+
+
+def test_killed_worker_is_replaced_and_every_frame_is_written(clips, tmp_path, ray_local):
+    job = VideoJob(clips / "long.mp4", tmp_path / "long.mp4", (StyleSpec("skimage:coffee"),),
+                   tmp_path / "work")
+    killed: list = []
+    watcher = threading.Thread(target=_kill_a_worker_when,
+                               args=(tmp_path / "work/chunks", killed))
+    watcher.start()
+    [outcome] = render_many([job], StyleParams(size=W, iterations=8),
+                            RenderOptions(first_iterations=12), workers=2, chunk_frames=12)
+    watcher.join()
+    assert killed, "no worker was killed"
+    assert outcome.state == "done", outcome.reason
+    info = probe(tmp_path / "long.mp4")
+    assert len(list(read_frames(tmp_path / "long.mp4", info, W, H))) == 24
+
+
+def test_chunk_seam_is_as_consistent_as_the_interior(clips, tmp_path, data, ray_local):
+    job = VideoJob(clips / "long.mp4", tmp_path / "seam.mp4",
+                   (StyleSpec(str(data / "style/starry_night.jpg")),), tmp_path / "work")
+    [outcome] = render_many([job], StyleParams(size=W, iterations=12),
+                            RenderOptions(first_iterations=30), workers=2, chunk_frames=12,
+                            blend=8)
+    assert outcome.state == "done", outcome.reason
+    frames = [read_image(p) for p in sorted((tmp_path / "work/frames").glob("*.png"))]
+    flow, mask = pan_flow(W, H, 2)
+    pairs = [warping_error(frames[t - 1:t + 1], [flow], [mask]) for t in range(1, 24)]
+    seam = pairs[12 - 1]  # the pair (11, 12) straddles the seam
+    interior = np.mean([e for t, e in enumerate(pairs, start=1) if t != 12])
+    assert seam <= 1.5 * interior, (seam, interior)
