@@ -182,6 +182,7 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
     def regions_for(content: np.ndarray) -> list[Region]:
         regions, labels[0] = build_regions(
             content, params, style_specs(args), masks=args.mask, rules=args.region,
+            style_masks=args.style_mask,
             segments=args.segment, labels_out=output.with_suffix(".regions.png"))
         return regions
 
@@ -405,6 +406,9 @@ def _add_region_options(parser: argparse.ArgumentParser, *, video: bool = False)
     g.add_argument("--region", action="append", default=[], metavar="LABEL=STYLE",
                    help="style of a region: LABEL=style.jpg, LABEL=style.jpg@0.5 (weight), or "
                         "LABEL=keep (leave unstylized); LABEL=* for every other label")
+    g.add_argument("--style-mask", action="append", default=[], metavar="LABEL=MASK",
+                   help="take the style of region LABEL only from the white part of MASK "
+                        "(a mask of that region's style picture), e.g. sky from sky")
     g.add_argument("--segment", type=_positive_int, metavar="N",
                    help="no mask? split the content into N regions automatically (SLIC)")
     if not video:
@@ -437,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot-every", type=_positive_int, help=argparse.SUPPRESS)
     add_style_options(p, size=256)
     _add_region_options(p)
-    p.set_defaults(run=_cmd_demo)
+    p.set_defaults(run=_cmd_demo, iterations=200)
 
     p = sub.add_parser("render", help="stylize a video with temporal consistency",
                        description="Stylize a video (or a folder of numbered frames) frame by "

@@ -144,7 +144,7 @@ class Stylizer:
             content_tensor = to_tensor(level_content, self.device)
             image = F.interpolate(image, size=(h, w), mode="bicubic", align_corners=False) \
                 if image.shape[-2:] != (h, w) else image
-            objective = self._objective(content_tensor, regions, anchors)
+            objective = self.objective(content_tensor, regions, anchors)
             offset = len(losses)
 
             def step(i: int, loss: float, img: Tensor, offset: int = offset) -> None:
@@ -159,8 +159,9 @@ class Stylizer:
             losses += result.losses
         return StylizeResult(image=image.detach().cpu(), losses=losses)
 
-    def _objective(self, content: Tensor, regions: Sequence[Region],
-                   anchors: Sequence[PixelAnchor]) -> Objective:
+    def objective(self, content: Tensor, regions: Sequence[Region],
+                  anchors: Sequence[PixelAnchor] = ()) -> Objective:
+        """The total loss for ``content`` (1, 3, H, W) at its resolution."""
         h, w = content.shape[-2:]
         with torch.no_grad():
             features = self.encoder(content)

@@ -72,22 +72,23 @@ def optimize_image(
     image = init.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     opt = _make_optimizer(optimizer, image, lr)
     losses: list[float] = []
-    best = {"loss": math.inf, "image": image.detach().clone()}
+    best_loss, best_image = math.inf, image.detach().clone()
 
     def closure() -> Tensor:
+        nonlocal best_loss, best_image
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(image)
         loss.backward()
         value = float(loss.detach())
         losses.append(value)
-        if value < best["loss"]:
-            best["loss"], best["image"] = value, image.detach().clone()
+        if value < best_loss:
+            best_loss, best_image = value, image.detach().clone()
         return loss
 
     stopped_early = False
     for iteration in range(iterations):
         if isinstance(opt, torch.optim.LBFGS):
-            _choose_line_search(opt, iteration, losses, best_loss=best["loss"])
+            _choose_line_search(opt, iteration, losses, best_loss=best_loss)
         opt.step(closure)
         if on_step is not None:
             on_step(iteration, losses[-1], image.detach())
@@ -99,5 +100,5 @@ def optimize_image(
             if (before - losses[-1]) <= tolerance * _WINDOW * abs(before):
                 stopped_early = True
                 break
-    result = best["image"] if isinstance(best["image"], Tensor) else image.detach()
-    return OptimizeResult(image=result.clamp(0.0, 1.0), losses=losses, stopped_early=stopped_early)
+    return OptimizeResult(image=best_image.clamp(0.0, 1.0), losses=losses,
+                          stopped_early=stopped_early)

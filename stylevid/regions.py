@@ -50,7 +50,8 @@ def map_regions(
     rules: Sequence[RegionRule],
     styles_for: dict[str, tuple[StyleImage, ...]],
 ) -> list[Region]:
-    """One engine region per label present in ``labels``; every label needs a rule."""
+    """One engine region per label present in ``labels``; every label needs a rule.
+    ``styles_for`` gives the styles of each rule's label."""
     by_label = {rule.label: rule for rule in rules}
     unknown = [label for label in by_label if label != ANY and label not in names]
     if unknown:
@@ -65,7 +66,7 @@ def map_regions(
     regions = []
     for i in present:
         rule = by_label.get(names[i]) or by_label[ANY]
-        styles = () if rule.style == KEEP else styles_for[rule.style]
+        styles = () if rule.style == KEEP else styles_for[rule.label]
         regions.append(Region(masks[i], styles, rule.weight))
     return regions
 
@@ -77,6 +78,7 @@ def build_regions(
     *,
     masks: Sequence[str] = (),
     rules: Sequence[str] = (),
+    style_masks: Sequence[str] = (),
     segments: int | None = None,
     labels_out: Path | None = None,
 ) -> tuple[list[Region], np.ndarray | None]:
@@ -84,6 +86,7 @@ def build_regions(
 
     Without masks or segmentation this is one whole-image region with ``styles``. With
     ``segments`` the automatic label map is written to ``labels_out`` for the user to see.
+    ``style_masks`` (``LABEL=MASK``) take a region's style only from part of its picture.
     """
     if not masks and not segments:
         if rules:
@@ -103,18 +106,36 @@ def build_regions(
     parsed = [parse_rule(text) for text in rules]
     if not parsed:
         raise UserError(f"give --region LABEL=STYLE for the mask's labels ({', '.join(names)})")
-    styles_for = {
-        rule.style: load_styles([style_for_rule(rule.style)], content, params)
-        for rule in parsed if rule.style != KEEP
+    return map_regions(labels, names, parsed,
+                       styles_by_label(parsed, style_masks, content, params)), labels
+
+
+def styles_by_label(rules: Sequence[RegionRule], style_masks: Sequence[str],
+                    content: np.ndarray, params: StyleParams) -> dict[str, tuple[StyleImage, ...]]:
+    """The style pictures of every rule, with their ``--style-mask`` when given."""
+    mask_of = {}
+    for text in style_masks:
+        label, sep, path = text.partition("=")
+        if not sep or not path:
+            raise UserError(f"--style-mask {text!r}: expected LABEL=MASK")
+        if not Path(path).is_file():
+            raise UserError(f"style mask not found: {path}")
+        mask_of[label.strip().lower().lstrip("#")] = path
+    unknown = sorted(set(mask_of) - {rule.label for rule in rules if rule.style != KEEP})
+    if unknown:
+        raise UserError(f"--style-mask for label(s) {', '.join(unknown)} without a style --region")
+    return {
+        rule.label: load_styles([style_for_rule(rule.style, mask_of.get(rule.label))], content,
+                                params)
+        for rule in rules if rule.style != KEEP
     }
-    return map_regions(labels, names, parsed, styles_for), labels
 
 
-def style_for_rule(path: str) -> StyleSpec:
+def style_for_rule(path: str, mask: str | None = None) -> StyleSpec:
     """The style file named by a --region rule."""
     if not path.startswith(SKIMAGE_PREFIX) and not Path(path).is_file():
         raise UserError(f"style image not found: {path}")
-    return StyleSpec(path)
+    return StyleSpec(path, mask=mask)
 
 
 def preview_sheet(content: np.ndarray, labels: np.ndarray, result: np.ndarray) -> np.ndarray:

@@ -11,20 +11,19 @@ import torch
 
 from .color import keep_content_chroma, match_style_colors
 from .config import StyleParams
-from .engine import Region, StyleImage, Stylizer
+from .engine import ProgressFn, Region, StyleImage, Stylizer
 from .errors import UserError
 from .fsutil import check_writable
 from .imageio import read_image, resize_longest, to_array, write_image
 
-ProgressFn = Callable[[int, float, torch.Tensor], None]
-
 
 @dataclass(frozen=True)
 class StyleSpec:
-    """A style file with its blend weight."""
+    """A style file with its blend weight and, optionally, a mask of the part to use."""
 
     path: str
     weight: float = 1.0
+    mask: str | None = None
 
 
 def load_styles(specs: Sequence[StyleSpec], content: np.ndarray,
@@ -40,8 +39,20 @@ def load_styles(specs: Sequence[StyleSpec], content: np.ndarray,
         picture = read_image(spec.path)
         if params.preserve_colors == "histogram":
             picture = match_style_colors(picture, content)
-        styles.append(StyleImage(picture, spec.weight))
+        mask = _style_mask(spec.mask, picture) if spec.mask else None
+        styles.append(StyleImage(picture, spec.weight, mask))
     return tuple(styles)
+
+
+def _style_mask(path: str, picture: np.ndarray) -> np.ndarray:
+    """Binary mask (label 1 = the part to use) at the style picture's size."""
+    from .masks import fit_labels, read_labels
+
+    labels, _ = read_labels(path)
+    fitted = fit_labels(labels, *picture.shape[:2], source=path)
+    if not fitted.any():
+        raise UserError(f"style mask {path} selects nothing (no white pixels)")
+    return (fitted == 1).astype(np.float32)
 
 
 def finish(stylized: torch.Tensor, content: np.ndarray, params: StyleParams) -> np.ndarray:

@@ -15,9 +15,9 @@ from .engine import Region
 from .errors import UserError
 from .flow import compute_flow, sample_grid
 from .masks import fit_labels, labels_from_rgb, read_labels, segment
-from .regions import KEEP, build_regions, map_regions, parse_rule, style_for_rule
+from .regions import build_regions, map_regions, parse_rule, styles_by_label
 from .render import RegionsFn
-from .still import StyleSpec, load_styles
+from .still import StyleSpec
 from .video import FRAME_SUFFIXES, probe, read_frames
 from .workdir import file_digest
 
@@ -104,10 +104,7 @@ def regions_source(args: argparse.Namespace, specs: Sequence[StyleSpec],
     def regional(index: int, content: np.ndarray) -> Sequence[Region]:
         labels = sequence.labels(index, content)
         if not styles_for:
-            for rule in rules:
-                if rule.style != KEEP:
-                    styles_for[rule.style] = load_styles([style_for_rule(rule.style)], content,
-                                                         params)
+            styles_for.update(styles_by_label(rules, args.style_mask, content, params))
         return map_regions(labels, sequence.names, rules, styles_for)
 
     extra = {"mask": file_digest(mask) if mask and Path(mask).is_file() else mask,

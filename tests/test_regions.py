@@ -172,3 +172,44 @@ def test_sketch_segmentation_and_region_matching(data):
     other = np.zeros((40, 40), bool)
     other[10:30, 12:32] = True
     assert match_regions([~big, big], [other, ~other]) == [1, 0]
+
+
+def test_style_mask_takes_the_style_from_part_of_the_painting(data, tmp_path):
+    folder = data / "masks/gatys_spatial_control"
+    out = tmp_path / "sky.png"
+    proc = run_cli("stylize", str(data / "content/tubingen.jpg"),
+                   "--mask", str(data / "masks/neural_style_pt_segments/tubingen1a.png"),
+                   "--region", f"1={folder / 'fig2_style1.jpg'}",
+                   "--region", f"0={folder / 'fig2_style1.jpg'}",
+                   "--style-mask", f"0={folder / 'fig2_style1_sky.jpg'}",
+                   "--style-mask", f"1={folder / 'fig2_style1_nosky.jpg'}",
+                   "-o", str(out), "--size", "48", "--iterations", "10", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert read_image(out).shape == (36, 48, 3)
+    proc = run_cli("stylize", str(data / "content/tubingen.jpg"),
+                   "--mask", str(data / "masks/neural_style_pt_segments/tubingen1a.png"),
+                   "--region", "1=keep", "--region", "0=keep",
+                   "--style-mask", f"0={folder / 'fig2_style1_sky.jpg'}", "-o", str(out))
+    assert proc.returncode == 2 and "without a style --region" in proc.stderr
+
+
+def test_video_regions_with_a_mask_carried_along_the_flow(data, tmp_path):
+    from stylevid.synthetic import pan_frames, write_clip
+
+    photo = read_image(data / "content/tubingen.jpg")
+    frames = pan_frames(photo, 5, 48, 32, 2)
+    clip = tmp_path / "pan.mp4"
+    write_clip(frames, clip, audio=False)
+    labels = np.zeros((32, 48), np.uint8)
+    labels[:, 24:] = 1
+    cv2.imwrite(str(tmp_path / "labels.png"), labels)
+    out = tmp_path / "frames"
+    proc = run_cli("render", str(clip), "-o", str(out), "--mask", str(tmp_path / "labels.png"),
+                   "--region", "0=keep", "--region", f"1={data / 'style/starry_night.jpg'}",
+                   "--size", "48", "--iterations", "8", "--first-iterations", "15", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    result = [read_image(p).astype(float) for p in sorted(out.glob("*.png"))]
+    assert len(result) == 5
+    kept = np.abs(result[0][:, :20] - frames[0][:, :20]).mean()
+    styled = np.abs(result[0][:, 28:] - frames[0][:, 28:]).mean()
+    assert kept < 0.3 * styled

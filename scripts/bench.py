@@ -1,0 +1,336 @@
+"""Speed benchmark: stylevid's optimisation core against a plain Gatys reference.
+
+Measures, on one device, in one run:
+  * seconds per L-BFGS iteration at several sizes (steady state), FLOPs per iteration and
+    the fraction of the device's measured fp32 peak, peak memory;
+  * time to reach the loss that the plain reference reaches after N iterations, for a
+    still image (stylevid uses its default coarse-to-fine schedule);
+  * seconds per frame of a video render (frames after the first).
+The reference is textbook Gatys: the full VGG-19 (to conv5_4), parameters left trainable,
+fp32, one scale, L-BFGS with unit steps. Both sides use the same loss.
+
+    python scripts/bench.py --device cpu --sizes 128,256 --target-size 256
+    python scripts/bench.py --device cuda --sizes 256,512,960x540 --target-size 512
+
+Results: scripts/results/bench_<device>.json and .md, loss-vs-time plot .png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from stylevid.config import StyleParams
+from stylevid.engine import Region, StyleImage, Stylizer
+from stylevid.imageio import read_image, resize_longest, resize_to, to_tensor
+from stylevid.objective import Objective
+from stylevid.vgg import LAYER_NAMES, load_weights, preprocess
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+class PlainVGG(nn.Module):
+    """Textbook VGG-19: every layer up to relu5_4 evaluated, weights trainable."""
+
+    def __init__(self, pooling: str) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        self.names: list[str] = []
+        weights = load_weights()
+        for name in LAYER_NAMES[: LAYER_NAMES.index("relu5_4") + 1]:
+            if name.startswith("conv"):
+                w, b = weights[name]
+                conv = nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1)
+                conv.weight.data.copy_(w)
+                conv.bias.data.copy_(b)
+                layers.append(conv)
+            elif name.startswith("relu"):
+                layers.append(nn.ReLU())
+            else:
+                layers.append(nn.AvgPool2d(2) if pooling == "avg" else nn.MaxPool2d(2))
+            self.names.append(name)
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        x, out = preprocess(rgb), {}
+        for name, layer in zip(self.names, self.layers, strict=True):
+            x = layer(x)
+            out[name] = x
+        return out
+
+
+def reference_objective(params: StyleParams, content: torch.Tensor, style: torch.Tensor,
+                        device: torch.device) -> tuple[Objective, PlainVGG]:
+    """The same loss as stylevid's, computed on the plain full network."""
+    net = PlainVGG(params.pooling).to(device)
+    with torch.no_grad():
+        c, s = net(content), net(style)
+    from stylevid.losses import gram_matrix
+    from stylevid.objective import RegionTarget
+
+    grams = {k: gram_matrix(s[k]) for k in params.style_layers}
+    return Objective(net, params, {k: c[k] for k in params.content_layers},  # type: ignore[arg-type]
+                     [RegionTarget(grams, None)]), net
+
+
+def run_reference(objective: Objective, init: torch.Tensor, iterations: int,
+                  device: torch.device) -> tuple[list[float], list[float]]:
+    """Plain L-BFGS (one call, unit steps, as neural-style): losses and times."""
+    image = init.clone(memory_format=torch.contiguous_format).requires_grad_(True)
+    opt = torch.optim.LBFGS([image], lr=1.0, max_iter=iterations, history_size=100,
+                            tolerance_grad=-1, tolerance_change=-1)
+    losses, times = [], []
+    start = time.perf_counter()
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = objective(image)
+        loss.backward()
+        sync(device)
+        losses.append(float(loss))
+        times.append(time.perf_counter() - start)
+        return loss
+
+    opt.step(closure)
+    return losses, times
+
+
+def seconds_per_iteration(fn, image: torch.Tensor, iterations: int,
+                          device: torch.device) -> float:
+    """Steady-state time of one loss+gradient evaluation (what an L-BFGS iteration costs)."""
+    x = image.clone().requires_grad_(True)
+    for _ in range(2):
+        fn(x).backward()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(iterations):
+        x.grad = None
+        fn(x).backward()
+    sync(device)
+    return (time.perf_counter() - start) / iterations
+
+
+def flops_per_iteration(fn, image: torch.Tensor) -> int:
+    x = image.clone().requires_grad_(True)
+    with FlopCounterMode(display=False) as counter:
+        fn(x).backward()
+    return int(counter.get_total_flops())
+
+
+def measured_peak_flops(device: torch.device) -> float:
+    """fp32 matmul throughput of this device (the roofline we compare against)."""
+    n = 2048 if device.type == "cpu" else 8192
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    a @ b
+    sync(device)
+    start, runs = time.perf_counter(), 3 if device.type == "cpu" else 20
+    for _ in range(runs):
+        a @ b
+    sync(device)
+    return 2 * n**3 * runs / (time.perf_counter() - start)
+
+
+def parse_size(text: str) -> tuple[int, int] | int:
+    if "x" in text:
+        w, h = text.split("x")
+        return int(w), int(h)
+    return int(text)
+
+
+def content_at(size: tuple[int, int] | int) -> np.ndarray:
+    photo = read_image(DATA / "content/tubingen.jpg")
+    if isinstance(size, tuple):
+        return resize_to(photo, size[1], size[0])
+    return resize_longest(photo, size)
+
+
+def bench_sizes(sizes, params, style, device, iterations, peak) -> list[dict]:
+    rows = []
+    for size in sizes:
+        content = content_at(size)
+        c = to_tensor(content, device)
+        s = to_tensor(resize_longest(style, max(content.shape[:2])), device)
+        ours = Stylizer(params, device)
+        objective = ours.objective(c, [Region(None, (StyleImage(style),))], [])
+        ref_objective, net = reference_objective(params, c, s, device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        t_ours = seconds_per_iteration(objective, c, iterations, device)
+        mem_ours = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        t_ref = seconds_per_iteration(ref_objective, c, iterations, device)
+        mem_ref = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
+        flops = flops_per_iteration(objective, c)
+        rows.append({
+            "size": f"{content.shape[1]}x{content.shape[0]}",
+            "ours_s_per_iter": t_ours, "reference_s_per_iter": t_ref,
+            "speedup": t_ref / t_ours, "gflop_per_iter": flops / 1e9,
+            "fraction_of_peak": flops / t_ours / peak,
+            "peak_mem_mb_ours": mem_ours / 2**20 if mem_ours else None,
+            "peak_mem_mb_reference": mem_ref / 2**20 if mem_ref else None,
+        })
+        print(rows[-1], flush=True)
+        del net
+    return rows
+
+
+def bench_time_to_target(size, params, style, device, reference_iterations) -> dict:
+    content = content_at(size)
+    c = to_tensor(content, device)
+    s = to_tensor(resize_longest(style, max(content.shape[:2])), device)
+    ref_objective, _ = reference_objective(params, c, s, device)
+    ref_losses, ref_times = run_reference(ref_objective, c, reference_iterations, device)
+    target = min(ref_losses)
+    stylizer = Stylizer(params.with_(tolerance=0.0), device)
+    regions = [Region(None, (StyleImage(style),))]
+    curve: list[tuple[float, float]] = []
+    levels = params.scale_sizes(max(content.shape[:2]))
+    start = time.perf_counter()
+
+    def on_step(step: int, loss: float, image: torch.Tensor) -> None:
+        if image.shape[-2:] == c.shape[-2:]:
+            sync(device)
+            curve.append((time.perf_counter() - start, loss))
+
+    stylizer.stylize(content, regions, iterations=reference_iterations, on_step=on_step)
+    reached = next((t for t, loss in curve if loss <= target), None)
+    return {
+        "size": f"{content.shape[1]}x{content.shape[0]}", "levels": levels,
+        "reference_iterations": reference_iterations, "target_loss": target,
+        "reference_seconds": ref_times[-1], "ours_seconds_to_target": reached,
+        "ratio": (reached / ref_times[-1]) if reached else None,
+        "reference_curve": list(zip(ref_times, ref_losses, strict=True)),
+        "ours_curve": curve,
+    }
+
+
+def bench_video(size: int, params: StyleParams, device: torch.device, frames: int) -> dict:
+    from stylevid.render import RenderOptions, render_video
+    from stylevid.synthetic import pan_frames, write_clip
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "pan.mp4"
+        photo = read_image(DATA / "content/tubingen.jpg")
+        height = size * 9 // 16
+        write_clip(pan_frames(photo, frames, size, height, 3), clip)
+        stamps: list[float] = []
+        stylizer = Stylizer(params.with_(size=size, iterations=150), device)
+        start = time.perf_counter()
+        render_video(clip, Path(tmp) / "out.mp4", ["starry_night"], stylizer,
+                     RenderOptions(), regions_for=lambda i, c: [Region(None, (StyleImage(
+                         read_image(DATA / "style/starry_night.jpg")),))],
+                     on_frame=lambda i, n, loss: stamps.append(time.perf_counter() - start))
+    later = np.diff(stamps)
+    return {"size": f"{size}x{height}", "frames": frames, "first_frame_s": stamps[0],
+            "s_per_frame_after_first": float(later.mean()), "iterations_per_frame": 150}
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t2t = result["time_to_target"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ref = np.array(t2t["reference_curve"])
+    ours = np.array(t2t["ours_curve"])
+    ax.plot(ref[:, 0], ref[:, 1], label="plain reference (full VGG, one scale)")
+    ax.plot(ours[:, 0], ours[:, 1], label="stylevid (coarse-to-fine; final scale shown)")
+    ax.axhline(t2t["target_loss"], color="grey", ls="--", lw=0.8, label="reference's best")
+    ax.set_yscale("log")
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("loss at full size")
+    ax.set_title(f"{t2t['size']} on {result['machine']['device_name']}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    lines = [f"# Benchmark on {m['device_name']} ({m['torch']}, {m['threads']} threads)", "",
+             f"Measured fp32 matmul peak: {result['peak_gflops']:.1f} GFLOP/s.", "",
+             "| size | stylevid s/iter | reference s/iter | speed-up | GFLOP/iter | "
+             "fraction of peak | peak MB (ours / ref) |", "|---|---|---|---|---|---|---|"]
+    for r in result["per_iteration"]:
+        mem = (f"{r['peak_mem_mb_ours']:.0f} / {r['peak_mem_mb_reference']:.0f}"
+               if r["peak_mem_mb_ours"] else "n/a (CPU)")
+        lines.append(f"| {r['size']} | {r['ours_s_per_iter']:.4f} | "
+                     f"{r['reference_s_per_iter']:.4f} | {r['speedup']:.2f}x | "
+                     f"{r['gflop_per_iter']:.1f} | {r['fraction_of_peak']:.0%} | {mem} |")
+    t = result["time_to_target"]
+    reached = (f"{t['ours_seconds_to_target']:.1f} s ({t['ratio']:.2f} of the reference's time)"
+               if t["ours_seconds_to_target"] else "not reached")
+    lines += ["", f"Time to target, {t['size']}: the reference reaches loss "
+              f"{t['target_loss']:.4g} after {t['reference_iterations']} iterations in "
+              f"{t['reference_seconds']:.1f} s; stylevid (levels {t['levels']}) reaches it in "
+              f"{reached}.", ""]
+    if result.get("video"):
+        v = result["video"]
+        lines.append(f"Video render, {v['size']}, {v['frames']} frames, "
+                     f"{v['iterations_per_frame']} iterations/frame: first frame "
+                     f"{v['first_frame_s']:.1f} s, then {v['s_per_frame_after_first']:.2f} "
+                     "s per frame (flow computed in parallel).")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--sizes", default="128,256", help="e.g. 256,512,960x540")
+    parser.add_argument("--iterations", type=int, default=10, help="timed iterations per size")
+    parser.add_argument("--target-size", type=int, default=256)
+    parser.add_argument("--reference-iterations", type=int, default=500)
+    parser.add_argument("--video-size", type=int, default=256)
+    parser.add_argument("--video-frames", type=int, default=6)
+    parser.add_argument("--tag", default=None, help="name of the result files")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    params = StyleParams()
+    style = read_image(DATA / "style/starry_night.jpg")
+    name = (torch.cuda.get_device_name(device) if device.type == "cuda"
+            else f"{platform.processor() or platform.machine()} CPU")
+    peak = measured_peak_flops(device)
+    result = {
+        "machine": {"device_name": name, "torch": torch.__version__,
+                    "threads": torch.get_num_threads(), "python": platform.python_version()},
+        "peak_gflops": peak / 1e9,
+        "per_iteration": bench_sizes([parse_size(s) for s in args.sizes.split(",")], params,
+                                     style, device, args.iterations, peak),
+    }
+    result["time_to_target"] = bench_time_to_target(args.target_size, params, style, device,
+                                                     args.reference_iterations)
+    print({k: v for k, v in result["time_to_target"].items() if "curve" not in k}, flush=True)
+    if args.video_frames:
+        result["video"] = bench_video(args.video_size, params, device, args.video_frames)
+        print(result["video"], flush=True)
+    result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    RESULTS.mkdir(exist_ok=True)
+    tag = args.tag or device.type
+    (RESULTS / f"bench_{tag}.json").write_text(json.dumps(result, indent=1))
+    (RESULTS / f"bench_{tag}.md").write_text(markdown(result))
+    plot(result, RESULTS / f"bench_{tag}_loss.png")
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
