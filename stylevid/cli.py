@@ -75,10 +75,10 @@ def add_style_options(parser: argparse.ArgumentParser, *, size: int) -> None:
     g.add_argument("--size", type=_positive_int, default=size,
                    help=f"longest side of the output in pixels (default {size})")
     g.add_argument("--iterations", type=_positive_int, default=d.iterations,
-                   help=f"optimizer iterations per scale (default {d.iterations})")
+                   help="optimizer iterations per scale (default %(default)s)")
     g.add_argument("--seed", type=int, default=d.seed, help="random seed (noise init)")
     g.add_argument("--content-weight", type=_non_negative, default=d.content_weight,
-                   help=f"weight of the content loss (default {d.content_weight:g})")
+                   help="weight of the content loss (default %(default)g)")
     g.add_argument("--style-weight", type=_non_negative, default=d.style_weight,
                    help=f"weight of the style loss (default {d.style_weight:g}); "
                         "higher = more style")

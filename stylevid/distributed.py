@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -291,7 +292,7 @@ def render_many(
     cpus = int(ray.cluster_resources().get("CPU", 1))
     count = workers or (gpus if gpus else max(1, cpus))
     threads = 1 if gpus else max(1, cpus // count)
-    actor_class = ray.remote(max_restarts=-1, max_task_retries=3)(ChunkWorker)
+    actor_class: Any = ray.remote(max_restarts=-1, max_task_retries=3)(ChunkWorker)
     resources = {"num_gpus": 1} if gpus else {"num_cpus": threads}
     actors = [actor_class.options(**resources).remote(params, options, threads)
               for _ in range(count)]
@@ -369,7 +370,7 @@ def _count_frames(folder: Path) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
-    cause = exc.cause if hasattr(exc, "cause") and exc.cause is not None else exc  # type: ignore[attr-defined]
+    cause = getattr(exc, "cause", None) or exc
     lines = [line for line in str(cause).strip().splitlines() if line.strip()]
     return lines[-1][:300] if lines else type(cause).__name__
 

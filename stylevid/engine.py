@@ -83,7 +83,8 @@ class Stylizer:
             features = self.encoder(to_tensor(picture, self.device))
             guides = None
             if style.mask is not None:
-                mask = _mask_tensor(style.mask, *picture.shape[:2], self.device)
+                height, width = picture.shape[:2]
+                mask = _mask_tensor(style.mask, height, width, self.device)
                 guides = layer_guides(mask, self.params.style_layers)
             grams = {
                 name: gram_matrix(features[name], guides[name] if guides else None)

@@ -63,8 +63,8 @@ def _params(raw: dict[str, Any]) -> tuple[StyleParams, RenderOptions, dict[str, 
             hint = difflib.get_close_matches(key, sorted(known), n=1)
             raise UserError(f"job params: unknown key {key!r}" +
                             (f" (did you mean {hint[0]!r}?)" if hint else ""))
-    style = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()
-             if k in _STYLE_KEYS}
+    style: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                             for k, v in raw.items() if k in _STYLE_KEYS}
     render = {k: v for k, v in raw.items() if k in _RENDER_KEYS}
     params = StyleParams(**{"size": 256, **style})
     render.setdefault("first_iterations", max(params.iterations, 2 * params.iterations))

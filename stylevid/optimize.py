@@ -89,7 +89,7 @@ def optimize_image(
     for iteration in range(iterations):
         if isinstance(opt, torch.optim.LBFGS):
             _choose_line_search(opt, iteration, losses, best_loss=best_loss)
-        opt.step(closure)
+        opt.step(closure)  # type: ignore[arg-type]
         if on_step is not None:
             on_step(iteration, losses[-1], image.detach())
         if not math.isfinite(losses[-1]):

@@ -76,6 +76,7 @@ class VGG19Encoder(nn.Module):
                 weight, bias = weights[name]
                 conv = nn.Conv2d(weight.shape[1], weight.shape[0], kernel_size=3, padding=1)
                 conv.weight.data.copy_(weight)
+                assert conv.bias is not None
                 conv.bias.data.copy_(bias)
                 modules[name] = conv
             elif kind == "relu":

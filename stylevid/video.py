@@ -46,10 +46,6 @@ class VideoInfo:
     has_audio: bool
     frames: list[Path] | None = None  # the pictures of a frame folder
 
-    @property
-    def frame_count_estimate(self) -> int:
-        return len(self.frames) if self.frames is not None else round(self.duration * self.fps)
-
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _VIDEO = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5})")
