@@ -265,7 +265,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     bar = FrameBar(quiet=args.quiet)
     try:
         summary = render_video(
-            args.input, output, [s.path for s in specs] + [r for r in args.region], stylizer,
+            args.input, output, [s.path for s in specs], stylizer,
             options, regions_for=regions_for,
             work_dir=Path(args.work_dir) if args.work_dir else None, manifest_extra=extra,
             on_frame=bar.frame, on_step=bar.step)
@@ -454,8 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_style_options(p, size=512)
     p.set_defaults(iterations=150)
     v = p.add_argument_group("video")
-    v.add_argument("--first-iterations", type=_positive_int, default=500,
-                   help="iterations for the first frame of each shot (default 500); "
+    v.add_argument("--first-iterations", type=_positive_int,
+                   default=RenderOptions.first_iterations,
+                   help="iterations for the first frame of each shot (default %(default)s); "
                         "--iterations applies to the following frames (default 150)")
     v.add_argument("--temporal-weight", type=float, default=RenderOptions.temporal_weight,
                    help="weight of the temporal loss (default %(default)g); 0 = stylize every "
@@ -483,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="split the video into chunks rendered by this many Ray workers "
                         "(one per GPU, or CPU workers); default: render in this process")
     r.add_argument("--ray-address", help="Ray cluster to use, e.g. 'auto' (default: start a "
-                                         "local Ray instance on localhost)")
+                                         "local Ray instance)")
     r.add_argument("--chunk-frames", type=_positive_int, default=48,
                    help="frames per chunk within a shot (default 48)")
     r.add_argument("--blend", type=_positive_int, default=8,

@@ -231,8 +231,9 @@ StateFn = Callable[[VideoJob, str, str], None]  # job, state, reason
 
 
 def start_ray(address: str | None, cpus: int | None) -> None:
-    """Connect to a cluster (``address``, e.g. "auto") or start a local instance that
-    listens on localhost only."""
+    """Connect to a cluster (``address``, e.g. "auto") or start a local instance with no
+    dashboard that advertises 127.0.0.1. Ray 2.60's own servers still bind every interface
+    (it resolves 127.0.0.1 to the node's address); its token authentication stays on."""
     import ray
 
     if ray.is_initialized():

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import zip_longest
 from pathlib import Path
 
+import numpy as np
+
 from .errors import UserError
-from .flow import compute_flow
-from .temporal import consistency_weights, warping_error
+from .render import RenderOptions, motion_between
+from .temporal import warping_error
 from .video import output_size, probe, read_frames
 
 
@@ -16,22 +19,24 @@ def video_warping_error(stylized: str | Path, reference: str | Path, *, size: in
     original ``reference`` frames (DIS flow, Ruder's consistency check)."""
     info = probe(stylized)
     width, height = output_size(info, size)
-    frames = list(read_frames(stylized, info, width, height))
-    ref_info = probe(reference)
-    originals = list(read_frames(reference, ref_info, width, height, start, duration))
-    count = min(len(frames), len(originals))
-    if count < 2:
+    frames = read_frames(stylized, info, width, height)
+    originals = read_frames(reference, probe(reference), width, height, start, duration)
+    errors: list[float] = []
+    counts = [0, 0]
+    previous: tuple[np.ndarray, np.ndarray] | None = None
+    for frame, original in zip_longest(frames, originals):
+        counts[0] += frame is not None
+        counts[1] += original is not None
+        if frame is None or original is None:
+            continue
+        if previous is not None:
+            motion = motion_between(previous[1], original, RenderOptions())
+            errors.append(warping_error([previous[0], frame], [motion.backward],
+                                        [motion.weights]))
+        previous = (frame, original)
+    if abs(counts[0] - counts[1]) > 1:
+        raise UserError(f"{stylized} has {counts[0]} frames but the reference has {counts[1]} "
+                        "(pass the --start/--duration used for the render)")
+    if not errors:
         raise UserError("need at least two frames to measure temporal consistency")
-    if abs(len(frames) - len(originals)) > 1:
-        raise UserError(f"{stylized} has {len(frames)} frames but the reference has "
-                        f"{len(originals)} (pass the --start/--duration used for the render)")
-    flows, masks = [], []
-    for t in range(1, count):
-        backward = compute_flow(originals[t], originals[t - 1])
-        forward = compute_flow(originals[t - 1], originals[t])
-        flows.append(backward)
-        masks.append(consistency_weights(backward, forward))
-    return warping_error(frames[:count], flows, masks)
-
-
-
+    return float(np.mean(errors))

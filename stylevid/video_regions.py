@@ -15,7 +15,7 @@ from .engine import Region
 from .errors import UserError
 from .flow import compute_flow, sample_grid
 from .masks import fit_labels, labels_from_rgb, read_labels, segment
-from .regions import build_regions, map_regions, parse_rule, styles_by_label
+from .regions import KEEP, build_regions, map_regions, parse_rule, styles_by_label
 from .render import RegionsFn
 from .still import StyleSpec
 from .video import FRAME_SUFFIXES, probe, read_frames
@@ -108,5 +108,9 @@ def regions_source(args: argparse.Namespace, specs: Sequence[StyleSpec],
         return map_regions(labels, sequence.names, rules, styles_for)
 
     extra = {"mask": file_digest(mask) if mask and Path(mask).is_file() else mask,
-             "segments": args.segment}
+             "segments": args.segment,
+             "regions": [f"{r.label}={r.style if r.style == KEEP else file_digest(r.style)}"
+                         f"@{r.weight:g}" for r in rules],
+             "style_masks": [f"{text.partition('=')[0]}={file_digest(text.partition('=')[2])}"
+                             for text in args.style_mask]}
     return regional, extra
