@@ -31,6 +31,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from stylevid.config import StyleParams
+from stylevid.device import has_fast_bf16, resolve_precision
 from stylevid.engine import Region, StyleImage, Stylizer
 from stylevid.imageio import read_image, resize_longest, resize_to, to_tensor
 from stylevid.objective import Objective
@@ -103,7 +104,7 @@ def run_reference(objective: Objective, init: torch.Tensor, iterations: int,
         loss = objective(image)
         loss.backward()
         sync(device)
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         times.append(time.perf_counter() - start)
         return loss
 
@@ -133,11 +134,12 @@ def flops_per_iteration(fn, image: torch.Tensor) -> int:
     return int(counter.get_total_flops())
 
 
-def measured_peak_flops(device: torch.device) -> float:
-    """fp32 matmul throughput of this device (the roofline we compare against)."""
+def measured_peak_flops(device: torch.device, precision: str = "fp32") -> float:
+    """Matmul throughput of this device in fp32 or bf16 (the roofline we compare against)."""
     n = 2048 if device.type == "cpu" else 8192
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     a @ b
     sync(device)
     start, runs = time.perf_counter(), 3 if device.type == "cpu" else 20
@@ -161,38 +163,67 @@ def content_at(size: tuple[int, int] | int) -> np.ndarray:
     return resize_longest(photo, size)
 
 
-def bench_sizes(sizes, params, style, device, iterations, peak) -> list[dict]:
+def bench_sizes(sizes, params, style, device, iterations, peaks) -> list[dict]:
+    """Seconds per iteration of the reference and of stylevid in each precision."""
     rows = []
     for size in sizes:
         content = content_at(size)
         c = to_tensor(content, device)
         s = to_tensor(resize_longest(style, max(content.shape[:2])), device)
-        ours = Stylizer(params, device)
-        objective = ours.objective(c, [Region(None, (StyleImage(style),))], [])
         ref_objective, net = reference_objective(params, c, s, device)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        t_ours = seconds_per_iteration(objective, c, iterations, device)
-        mem_ours = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        t_ref = seconds_per_iteration(ref_objective, c, iterations, device)
-        mem_ref = torch.cuda.max_memory_allocated() if device.type == "cuda" else None
-        flops = flops_per_iteration(objective, c)
-        rows.append({
-            "size": f"{content.shape[1]}x{content.shape[0]}",
-            "ours_s_per_iter": t_ours, "reference_s_per_iter": t_ref,
-            "speedup": t_ref / t_ours, "gflop_per_iter": flops / 1e9,
-            "fraction_of_peak": flops / t_ours / peak,
-            "peak_mem_mb_ours": mem_ours / 2**20 if mem_ours else None,
-            "peak_mem_mb_reference": mem_ref / 2**20 if mem_ref else None,
-        })
-        print(rows[-1], flush=True)
+        row: dict = {"size": f"{content.shape[1]}x{content.shape[0]}"}
+        row["reference_s_per_iter"], row["peak_mem_mb_reference"] = timed(
+            ref_objective, c, iterations, device)
+        for precision in peaks:
+            ours = Stylizer(params.with_(precision=precision), device)
+            objective = ours.objective(c, [Region(None, (StyleImage(style),))], [])
+            seconds, memory = timed(objective, c, iterations, device)
+            flops = flops_per_iteration(objective, c)
+            row[precision] = {
+                "s_per_iter": seconds, "speedup": row["reference_s_per_iter"] / seconds,
+                "gflop_per_iter": flops / 1e9, "fraction_of_peak": flops / seconds /
+                peaks[precision], "peak_mem_mb": memory}
+        rows.append(row)
+        print(row, flush=True)
         del net
     return rows
 
 
-def bench_time_to_target(size, params, style, device, reference_iterations) -> dict:
+def timed(fn, image: torch.Tensor, iterations: int,
+          device: torch.device) -> tuple[float, float | None]:
+    """Seconds per iteration and peak memory in MB (CUDA only)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    seconds = seconds_per_iteration(fn, image, iterations, device)
+    memory = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
+    return seconds, memory
+
+
+class _Reached(Exception):
+    """Raised from the progress callback to end stylevid's run once it reached the target."""
+
+
+class PausableClock:
+    """Wall clock that does not count the time spent measuring (off-clock loss checks)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device, self.spent, self.started = device, 0.0, time.perf_counter()
+
+    def pause(self) -> float:
+        sync(self.device)
+        self.spent += time.perf_counter() - self.started
+        return self.spent
+
+    def resume(self) -> None:
+        self.started = time.perf_counter()
+
+
+def bench_time_to_target(size, params, style, device, reference_iterations,
+                         check_every: int = 5) -> dict:
+    """Time for stylevid's default schedule to reach the loss the reference reaches in
+    ``reference_iterations``. Every ``check_every`` full-size iterations the clock stops and
+    the reference's own fp32 loss is evaluated on stylevid's current image, so the target
+    is judged by the same fp32 loss whatever precision stylevid computes in."""
     content = content_at(size)
     c = to_tensor(content, device)
     s = to_tensor(resize_longest(style, max(content.shape[:2])), device)
@@ -202,20 +233,41 @@ def bench_time_to_target(size, params, style, device, reference_iterations) -> d
     stylizer = Stylizer(params.with_(tolerance=0.0), device)
     regions = [Region(None, (StyleImage(style),))]
     curve: list[tuple[float, float]] = []
-    levels = params.scale_sizes(max(content.shape[:2]))
-    start = time.perf_counter()
+    full_size_steps = 0
+    clock = PausableClock(device)
 
     def on_step(step: int, loss: float, image: torch.Tensor) -> None:
-        if image.shape[-2:] == c.shape[-2:]:
-            sync(device)
-            curve.append((time.perf_counter() - start, loss))
+        nonlocal full_size_steps
+        if image.shape[-2:] != c.shape[-2:]:
+            return
+        full_size_steps += 1
+        if full_size_steps % check_every:
+            return
+        elapsed = clock.pause()
+        with torch.no_grad():
+            true_loss = float(ref_objective(image.clamp(0, 1)))
+        curve.append((elapsed, true_loss))
+        if true_loss <= target:
+            raise _Reached
+        clock.resume()
 
-    stylizer.stylize(content, regions, iterations=reference_iterations, on_step=on_step)
-    reached = next((t for t, loss in curve if loss <= target), None)
+    try:
+        # The default schedule with the reference's iteration count per level; if that
+        # falls short, the full-size level goes on from its result (new L-BFGS history).
+        result = stylizer.stylize(content, regions, iterations=reference_iterations,
+                                  on_step=on_step)
+        stylizer.stylize(content, regions, init=result.image, sizes=[max(content.shape[:2])],
+                         iterations=reference_iterations, on_step=on_step)
+    except _Reached:
+        pass
+    reached = curve[-1][0] if curve and curve[-1][1] <= target else None
     return {
-        "size": f"{content.shape[1]}x{content.shape[0]}", "levels": levels,
+        "size": f"{content.shape[1]}x{content.shape[0]}",
+        "levels": params.scale_sizes(max(content.shape[:2])),
+        "precision": stylizer.precision,
         "reference_iterations": reference_iterations, "target_loss": target,
         "reference_seconds": ref_times[-1], "ours_seconds_to_target": reached,
+        "ours_full_size_iterations": full_size_steps,
         "ratio": (reached / ref_times[-1]) if reached else None,
         "reference_curve": list(zip(ref_times, ref_losses, strict=True)),
         "ours_curve": curve,
@@ -240,7 +292,8 @@ def bench_video(size: int, params: StyleParams, device: torch.device, frames: in
                      on_frame=lambda i, n, loss: stamps.append(time.perf_counter() - start))
     later = np.diff(stamps)
     return {"size": f"{size}x{height}", "frames": frames, "first_frame_s": stamps[0],
-            "s_per_frame_after_first": float(later.mean()), "iterations_per_frame": 150}
+            "s_per_frame_after_first": float(later.mean()), "iterations_per_frame": 150,
+            "precision": resolve_precision(params.precision, device)}
 
 
 def plot(result: dict, path: Path) -> None:
@@ -250,47 +303,75 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     t2t = result["time_to_target"]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6.5, 4))
     ref = np.array(t2t["reference_curve"])
     ours = np.array(t2t["ours_curve"])
-    ax.plot(ref[:, 0], ref[:, 1], label="plain reference (full VGG, one scale)")
-    ax.plot(ours[:, 0], ours[:, 1], label="stylevid (coarse-to-fine; final scale shown)")
-    ax.axhline(t2t["target_loss"], color="grey", ls="--", lw=0.8, label="reference's best")
+    ax.plot(ref[:, 0], ref[:, 1], label="plain reference (full VGG, fp32, one scale)")
+    ax.plot(ours[:, 0], ours[:, 1], ".-", ms=3,
+            label=f"stylevid ({t2t['precision']}, levels {t2t['levels']}; full size shown)")
+    ax.axhline(t2t["target_loss"], color="grey", ls="--", lw=0.8,
+               label=f"reference after {t2t['reference_iterations']} iterations")
     ax.set_yscale("log")
+    ax.set_ylim(t2t["target_loss"] * 0.97, ref[0, 1] * 1.1)
     ax.set_xlabel("seconds")
-    ax.set_ylabel("loss at full size")
-    ax.set_title(f"{t2t['size']} on {result['machine']['device_name']}")
-    ax.legend()
+    ax.set_ylabel("fp32 loss at full size")
+    ax.set_title(f"{t2t['size']} on {result['machine']['device_name']}", fontsize=9)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
 
 def markdown(result: dict) -> str:
     m = result["machine"]
+    peaks = result["peak_gflops"]
+    precisions = list(peaks)
     lines = [f"# Benchmark on {m['device_name']} ({m['torch']}, {m['threads']} threads)", "",
-             f"Measured fp32 matmul peak: {result['peak_gflops']:.1f} GFLOP/s.", "",
-             "| size | stylevid s/iter | reference s/iter | speed-up | GFLOP/iter | "
-             "fraction of peak | peak MB (ours / ref) |", "|---|---|---|---|---|---|---|"]
+             "Measured matmul peak: " + ", ".join(f"{p} {g:.0f} GFLOP/s" for p, g in
+                                                   peaks.items()) + ".", "",
+             "| size | reference s/iter | " + " | ".join(
+                 f"stylevid {p} s/iter (speed-up, fraction of {p} peak)" for p in precisions)
+             + " | GFLOP/iter | peak MB (reference / " + " / ".join(precisions) + ") |",
+             "|---|---|" + "---|" * len(precisions) + "---|---|"]
     for r in result["per_iteration"]:
-        mem = (f"{r['peak_mem_mb_ours']:.0f} / {r['peak_mem_mb_reference']:.0f}"
-               if r["peak_mem_mb_ours"] else "n/a (CPU)")
-        lines.append(f"| {r['size']} | {r['ours_s_per_iter']:.4f} | "
-                     f"{r['reference_s_per_iter']:.4f} | {r['speedup']:.2f}x | "
-                     f"{r['gflop_per_iter']:.1f} | {r['fraction_of_peak']:.0%} | {mem} |")
+        cells = [f"{r[p]['s_per_iter']:.4f} ({r[p]['speedup']:.2f}x, "
+                 f"{r[p]['fraction_of_peak']:.0%})" for p in precisions]
+        mems = [r["peak_mem_mb_reference"]] + [r[p]["peak_mem_mb"] for p in precisions]
+        mem = " / ".join(f"{x:.0f}" for x in mems) if mems[0] else "n/a (CPU)"
+        lines.append(f"| {r['size']} | {r['reference_s_per_iter']:.4f} | " + " | ".join(cells)
+                     + f" | {r[precisions[0]]['gflop_per_iter']:.1f} | {mem} |")
     t = result["time_to_target"]
-    reached = (f"{t['ours_seconds_to_target']:.1f} s ({t['ratio']:.2f} of the reference's time)"
+    reached = (f"{t['ours_seconds_to_target']:.1f} s, {t['ratio']:.2f} of the reference's time "
+               f"({t['ours_full_size_iterations']} full-size iterations)"
                if t["ours_seconds_to_target"] else "not reached")
     lines += ["", f"Time to target, {t['size']}: the reference reaches loss "
               f"{t['target_loss']:.4g} after {t['reference_iterations']} iterations in "
-              f"{t['reference_seconds']:.1f} s; stylevid (levels {t['levels']}) reaches it in "
-              f"{reached}.", ""]
+              f"{t['reference_seconds']:.1f} s; stylevid ({t['precision']}, levels "
+              f"{t['levels']}, up to {t['reference_iterations']} iterations per level) reaches "
+              f"it in {reached}. The loss is the reference's fp32 loss of stylevid's image, "
+              "evaluated off the clock.", ""]
     if result.get("video"):
         v = result["video"]
         lines.append(f"Video render, {v['size']}, {v['frames']} frames, "
-                     f"{v['iterations_per_frame']} iterations/frame: first frame "
-                     f"{v['first_frame_s']:.1f} s, then {v['s_per_frame_after_first']:.2f} "
-                     "s per frame (flow computed in parallel).")
+                     f"{v['iterations_per_frame']} iterations/frame, {v['precision']}: first "
+                     f"frame {v['first_frame_s']:.1f} s, then "
+                     f"{v['s_per_frame_after_first']:.2f} s per frame (flow computed in "
+                     "parallel).")
     return "\n".join(lines) + "\n"
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        text = cpuinfo.read_text()
+        names = [line.split(":", 1)[1].strip() for line in text.splitlines()
+                 if line.startswith("model name")]
+        model = names[0] if names else model
+        if "amx_bf16" in text:
+            model += " with AMX"
+    return f"{model} CPU"
 
 
 def main() -> None:
@@ -307,15 +388,14 @@ def main() -> None:
     device = torch.device(args.device)
     params = StyleParams()
     style = read_image(DATA / "style/starry_night.jpg")
-    name = (torch.cuda.get_device_name(device) if device.type == "cuda"
-            else f"{platform.processor() or platform.machine()} CPU")
-    peak = measured_peak_flops(device)
+    precisions = ["fp32"] + (["bf16"] if has_fast_bf16(device) else [])
+    peaks = {p: measured_peak_flops(device, p) for p in precisions}
     result = {
-        "machine": {"device_name": name, "torch": torch.__version__,
+        "machine": {"device_name": device_name(device), "torch": torch.__version__,
                     "threads": torch.get_num_threads(), "python": platform.python_version()},
-        "peak_gflops": peak / 1e9,
+        "peak_gflops": {p: peak / 1e9 for p, peak in peaks.items()},
         "per_iteration": bench_sizes([parse_size(s) for s in args.sizes.split(",")], params,
-                                     style, device, args.iterations, peak),
+                                     style, device, args.iterations, peaks),
     }
     result["time_to_target"] = bench_time_to_target(args.target_size, params, style, device,
                                                      args.reference_iterations)

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from .color import COLOR_MODES
 from .config import CONTENT_LAYERS, STYLE_LAYERS, StyleParams
+from .device import PRECISIONS
 from .engine import Region
 from .errors import UserError
 from .render import RenderOptions
@@ -111,6 +112,9 @@ def add_style_options(parser: argparse.ArgumentParser, *, size: int) -> None:
                         "'histogram' (re-colour the style like the content); default none")
     g.add_argument("--device", default="auto",
                    help="torch device: auto (default: CUDA if available), cpu, cuda, cuda:N, mps")
+    g.add_argument("--precision", choices=PRECISIONS, default=d.precision,
+                   help="VGG arithmetic: auto (default: bf16 on CUDA and on CPUs with AMX, "
+                        "else fp32), fp32 or bf16; losses are always fp32")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -131,6 +135,7 @@ def params_from_args(args: argparse.Namespace) -> StyleParams:
         optimizer=args.optimizer, learning_rate=args.lr, iterations=args.iterations,
         tolerance=args.tolerance, init=init, size=args.size, scales=args.scales,
         style_scale=args.style_scale, preserve_colors=args.preserve_colors, seed=args.seed,
+        precision=args.precision,
     )
 
 

@@ -40,6 +40,9 @@ class StyleParams:
     style_scale: float = 1.0  # style image size relative to the content (neural-style)
     preserve_colors: str = "none"  # "none", "luminance" (Gatys 2016b) or "histogram"
     seed: int = 0
+    # Arithmetic of the VGG convolutions: "fp32", "bf16" (Gram matrices and losses stay fp32)
+    # or "auto" (bf16 where the hardware runs it natively: CUDA with bf16, CPUs with AMX).
+    precision: str = "auto"
 
     def with_(self, **changes: Any) -> StyleParams:
         """A copy with some fields changed."""

@@ -22,3 +22,25 @@ def resolve_device(name: str = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"device {name!r} requested but CUDA is not available on this machine")
     return device
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def has_fast_bf16(device: torch.device) -> bool:
+    """Whether ``device`` runs bfloat16 convolutions natively (CUDA bf16, or CPU AMX tiles)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+        return bool(amx and amx() and torch.backends.mkldnn.is_available())
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """The convolution arithmetic actually used: 'fp32' or 'bf16' ('auto' asks the hardware)."""
+    if precision not in PRECISIONS:
+        raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "auto":
+        return "bf16" if has_fast_bf16(device) else "fp32"
+    return precision

@@ -2,7 +2,9 @@
 
 Layers are named like the paper (``conv1_1``, ``relu1_1``, ``pool1`` ... ``relu5_4``).
 The network is truncated after the deepest layer any loss needs, its parameters are
-frozen, and one forward pass returns every requested layer.
+frozen, and one forward pass returns every requested layer. With ``precision="bf16"`` the
+convolutions run in bfloat16 (channels-last) and the features come back in float32, so
+Gram matrices and losses stay in float32.
 """
 
 from __future__ import annotations
@@ -59,8 +61,12 @@ def preprocess(rgb: Tensor) -> Tensor:
 class VGG19Encoder(nn.Module):
     """Frozen VGG-19 truncated at the deepest of ``layers``; ``forward`` returns them by name."""
 
-    def __init__(self, layers: Iterable[str], pooling: str = "avg") -> None:
+    def __init__(self, layers: Iterable[str], pooling: str = "avg",
+                 precision: str = "fp32") -> None:
         super().__init__()
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', not {precision!r}")
+        self.precision = precision
         self.layers = tuple(dict.fromkeys(layers))
         unknown = [name for name in self.layers if name not in LAYER_NAMES]
         if unknown:
@@ -87,16 +93,25 @@ class VGG19Encoder(nn.Module):
         self.net = nn.ModuleDict(modules)
         self.requires_grad_(False)
         self.eval()
+        if precision == "bf16":  # oneDNN and cuDNN run bf16 convolutions fastest channels-last
+            for module in modules.values():
+                if isinstance(module, nn.Conv2d):
+                    module.weight.data = module.weight.data.contiguous(
+                        memory_format=torch.channels_last)
 
     def forward(self, rgb: Tensor) -> dict[str, Tensor]:
         """Features of ``rgb`` (B, 3, H, W) in [0, 1] at every requested layer."""
         x = preprocess(rgb)
         wanted = set(self.layers)
         out: dict[str, Tensor] = {}
-        for name, module in self.net.items():
-            x = module(x)
-            if name in wanted:
-                out[name] = x
+        low = self.precision == "bf16"
+        if low:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=low):
+            for name, module in self.net.items():
+                x = module(x)
+                if name in wanted:
+                    out[name] = x.float() if low else x
         return out
 
 

@@ -89,6 +89,8 @@ def test_blend_of_two_styles_and_color_preservation(tmp_path):
       "--style-weights", "1,2"], "--style-weights has 2 values for 1 styles"),
     (["stylize", "skimage:chelsea", "--style", "skimage:coffee", "-o", "{tmp}/o.png",
       "--device", "cuda:7"], "not available"),
+    (["stylize", "skimage:chelsea", "--style", "skimage:coffee", "-o", "{tmp}/o.png",
+      "--precision", "fp16"], "invalid choice: 'fp16'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     readme = tmp_path / "notes.txt"

@@ -62,6 +62,10 @@ def test_job_file_globs_styles_and_safety(tmp_path):
                    "params: {iteration: 5}\n")
     with pytest.raises(UserError, match="did you mean 'iterations'"):
         load_job(job)
+    job.write_text("inputs: [videos/a.mp4]\nstyle: s.jpg\noutput_dir: out/\n"
+                   "params: {precision: fp16}\n")
+    with pytest.raises(UserError, match="precision must be one of auto, fp32, bf16"):
+        load_job(job)
 
 
 @pytest.fixture(scope="module")

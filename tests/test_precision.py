@@ -1,0 +1,59 @@
+"""bf16 convolutions: features and stylizations stay close to fp32, and 'auto' asks the hardware."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from stylevid.config import StyleParams
+from stylevid.device import has_fast_bf16, resolve_precision
+from stylevid.engine import Region, StyleImage, Stylizer
+from stylevid.errors import UserError
+from stylevid.imageio import read_image, resize_longest, to_tensor
+from stylevid.vgg import VGG19Encoder
+
+LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
+
+
+def test_bf16_features_are_fp32_and_close_to_fp32_features(device):
+    rgb = torch.rand(1, 3, 64, 48, generator=torch.Generator().manual_seed(0)).to(device)
+    exact = VGG19Encoder(LAYERS).to(device)
+    low = VGG19Encoder(LAYERS, precision="bf16").to(device)
+    with torch.no_grad():
+        a, b = exact(rgb), low(rgb)
+    for name in LAYERS:
+        assert b[name].dtype == torch.float32 and b[name].shape == a[name].shape
+        error = float((b[name] - a[name]).norm() / a[name].norm())
+        assert error < 0.03, (name, error)
+
+
+def test_bf16_stylization_reaches_the_fp32_loss(data, device):
+    """Same job in both precisions; each result judged by the same fp32 objective."""
+    content = resize_longest(read_image(data / "content/tubingen.jpg"), 64)
+    regions = [Region(None, (StyleImage(read_image(data / "style/starry_night.jpg")),))]
+    params = StyleParams(iterations=40, tolerance=0.0, scales=1)
+    exact = Stylizer(params.with_(precision="fp32"), device)
+    judge = exact.objective(to_tensor(content, device), regions)
+    start = float(judge(to_tensor(content, device)))
+    final = {}
+    for precision in ("fp32", "bf16"):
+        stylizer = Stylizer(params.with_(precision=precision), device)
+        image = stylizer.stylize(content, regions).image.to(device)
+        with torch.no_grad():
+            final[precision] = float(judge(image))
+    print(start, final)
+    assert final["fp32"] < 0.5 * start
+    assert final["bf16"] < 1.05 * final["fp32"]
+
+
+def test_auto_precision_follows_the_hardware():
+    cpu = torch.device("cpu")
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists() and torch.backends.mkldnn.is_available():
+        assert has_fast_bf16(cpu) == ("amx_tile" in cpuinfo.read_text())
+    assert resolve_precision("auto", cpu) == ("bf16" if has_fast_bf16(cpu) else "fp32")
+    assert resolve_precision("fp32", cpu) == "fp32"
+    assert resolve_precision("bf16", cpu) == "bf16"
+    assert not has_fast_bf16(torch.device("meta"))
+    with pytest.raises(UserError, match="precision must be one of"):
+        resolve_precision("fp16", cpu)
