@@ -219,20 +219,26 @@ class PausableClock:
 
 
 def bench_time_to_target(size, params, style, device, reference_iterations,
-                         check_every: int = 5) -> dict:
+                         check_every: int = 5, earlier: dict | None = None) -> dict:
     """Time for stylevid's default schedule to reach the loss the reference reaches in
     ``reference_iterations``. Every ``check_every`` full-size iterations the clock stops and
-    the reference's own fp32 loss is evaluated on stylevid's current image, so the target
-    is judged by the same fp32 loss whatever precision stylevid computes in."""
+    the reference's own fp32 loss is evaluated on stylevid's current iterate (unclamped, as
+    the reference's), so the target is judged by the same fp32 loss whatever precision
+    stylevid computes in. ``earlier``: a previous result of this function on this machine
+    whose reference curve is reused instead of measured again."""
     content = content_at(size)
     c = to_tensor(content, device)
     s = to_tensor(resize_longest(style, max(content.shape[:2])), device)
     ref_objective, _ = reference_objective(params, c, s, device)
-    ref_losses, ref_times = run_reference(ref_objective, c, reference_iterations, device)
+    if earlier and earlier["reference_iterations"] == reference_iterations:
+        ref_times, ref_losses = (list(x) for x in zip(*earlier["reference_curve"], strict=True))
+    else:
+        ref_losses, ref_times = run_reference(ref_objective, c, reference_iterations, device)
     target = min(ref_losses)
     stylizer = Stylizer(params.with_(tolerance=0.0), device)
     regions = [Region(None, (StyleImage(style),))]
     curve: list[tuple[float, float]] = []
+    clamped_curve: list[tuple[float, float]] = []  # the same images clamped to [0, 1]
     full_size_steps = 0
     clock = PausableClock(device)
 
@@ -245,7 +251,8 @@ def bench_time_to_target(size, params, style, device, reference_iterations,
             return
         elapsed = clock.pause()
         with torch.no_grad():
-            true_loss = float(ref_objective(image.clamp(0, 1)))
+            true_loss = float(ref_objective(image))
+            clamped_curve.append((elapsed, float(ref_objective(image.clamp(0, 1)))))
         curve.append((elapsed, true_loss))
         if true_loss <= target:
             raise _Reached
@@ -270,7 +277,7 @@ def bench_time_to_target(size, params, style, device, reference_iterations,
         "ours_full_size_iterations": full_size_steps,
         "ratio": (reached / ref_times[-1]) if reached else None,
         "reference_curve": list(zip(ref_times, ref_losses, strict=True)),
-        "ours_curve": curve,
+        "ours_curve": curve, "ours_clamped_curve": clamped_curve,
     }
 
 
@@ -384,7 +391,18 @@ def main() -> None:
     parser.add_argument("--video-size", type=int, default=256)
     parser.add_argument("--video-frames", type=int, default=6)
     parser.add_argument("--tag", default=None, help="name of the result files")
+    parser.add_argument("--reuse", type=Path, metavar="JSON",
+                        help="earlier result file of this machine: keep its per-iteration, "
+                             "video and reference figures; measure stylevid's time to target")
     args = parser.parse_args()
+    if args.reuse:
+        result = json.loads(args.reuse.read_text())
+        result["time_to_target"] = bench_time_to_target(
+            args.target_size, StyleParams(), read_image(DATA / "style/starry_night.jpg"),
+            torch.device(args.device), args.reference_iterations,
+            earlier=result["time_to_target"])
+        write_results(result, args.tag or args.device)
+        return
     device = torch.device(args.device)
     params = StyleParams()
     style = read_image(DATA / "style/starry_night.jpg")
@@ -404,8 +422,11 @@ def main() -> None:
         result["video"] = bench_video(args.video_size, params, device, args.video_frames)
         print(result["video"], flush=True)
     result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    write_results(result, args.tag or device.type)
+
+
+def write_results(result: dict, tag: str) -> None:
     RESULTS.mkdir(exist_ok=True)
-    tag = args.tag or device.type
     (RESULTS / f"bench_{tag}.json").write_text(json.dumps(result, indent=1))
     (RESULTS / f"bench_{tag}.md").write_text(markdown(result))
     plot(result, RESULTS / f"bench_{tag}_loss.png")
