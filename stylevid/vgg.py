@@ -93,25 +93,27 @@ class VGG19Encoder(nn.Module):
         self.net = nn.ModuleDict(modules)
         self.requires_grad_(False)
         self.eval()
-        if precision == "bf16":  # oneDNN and cuDNN run bf16 convolutions fastest channels-last
+        if precision == "bf16":
+            # Weights stored in bf16 once (autocast would cast the frozen weights again on
+            # every forward), channels-last, the layout oneDNN and cuDNN run fastest.
+            self.to(torch.bfloat16)
             for module in modules.values():
                 if isinstance(module, nn.Conv2d):
                     module.weight.data = module.weight.data.contiguous(
                         memory_format=torch.channels_last)
 
     def forward(self, rgb: Tensor) -> dict[str, Tensor]:
-        """Features of ``rgb`` (B, 3, H, W) in [0, 1] at every requested layer."""
+        """Features of ``rgb`` (B, 3, H, W) in [0, 1] at every requested layer (float32)."""
         x = preprocess(rgb)
         wanted = set(self.layers)
         out: dict[str, Tensor] = {}
         low = self.precision == "bf16"
         if low:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=low):
-            for name, module in self.net.items():
-                x = module(x)
-                if name in wanted:
-                    out[name] = x.float() if low else x
+            x = x.to(torch.bfloat16, memory_format=torch.channels_last)
+        for name, module in self.net.items():
+            x = module(x)
+            if name in wanted:
+                out[name] = x.float() if low else x
         return out
 
 

@@ -29,6 +29,26 @@ def test_gram_matches_float64_numpy():
         np.testing.assert_allclose(got[b], numpy_gram(feats[b]), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("guided", [False, True])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_gram_value_and_gradient_match_numpy_in_both_layouts(layout, guided):
+    # d/dF Σ W∘G = (W + Wᵀ) F T² / mass for G = (F∘T)(F∘T)ᵀ / mass (float64 reference).
+    rng = np.random.default_rng(2)
+    feats = rng.normal(size=(1, 6, 5, 4))
+    guide = rng.uniform(size=(1, 1, 5, 4)) if guided else np.ones((1, 1, 5, 4))
+    weights = rng.normal(size=(6, 6))
+    x = torch.from_numpy(feats).contiguous(memory_format=layout).requires_grad_(True)
+    gram = gram_matrix(x, torch.from_numpy(guide) if guided else None)
+    (gram[0] * torch.from_numpy(weights)).sum().backward()
+    g2 = guide.reshape(-1) ** 2
+    flat = feats[0].reshape(6, -1)
+    expected_grad = (weights + weights.T) @ flat * g2 / g2.sum()
+    np.testing.assert_allclose(gram[0].detach().numpy(), numpy_gram(feats[0], guide[0, 0]),
+                               rtol=1e-12)
+    np.testing.assert_allclose(x.grad[0].numpy().reshape(6, -1), expected_grad, rtol=1e-10)
+    assert x.grad.is_contiguous(memory_format=layout)  # no layout change in the backward
+
+
 def test_guided_gram_matches_numpy_and_reduces_to_plain_gram():
     rng = np.random.default_rng(1)
     feats = rng.normal(size=(1, 4, 6, 6)).astype(np.float32)
