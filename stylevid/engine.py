@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .config import StyleParams
-from .device import resolve_precision
+from .device import keep_freed_cpu_memory, resolve_precision
 from .imageio import read_image, resize_longest, resize_to, to_tensor
 from .losses import gram_matrix
 from .objective import Objective, PixelAnchor, RegionTarget, layer_guides
@@ -70,6 +70,8 @@ class Stylizer:
     def __init__(self, params: StyleParams, device: torch.device | str = "cpu") -> None:
         self.params = params
         self.device = torch.device(device)
+        if self.device.type == "cpu":
+            keep_freed_cpu_memory()
         self.precision = resolve_precision(params.precision, self.device)
         self.encoder = VGG19Encoder(params.content_layers + params.style_layers,
                                     params.pooling, self.precision).to(self.device)

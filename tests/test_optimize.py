@@ -24,6 +24,20 @@ def test_result_is_clamped_and_is_the_best_iterate():
     assert float(result.image.min()) == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("optimizer,lr", [("lbfgs", 1.0), ("adam", 0.05)])
+def test_reported_loss_is_the_loss_of_the_returned_clamped_image(optimizer, lr):
+    # Half the target lies outside [0, 1]: an unconstrained optimiser would report a loss
+    # near 0 for an image that clamping then moves 0.5 away on those pixels.
+    target = torch.zeros(1, 3, 4, 4)
+    target[..., :2] = 1.5
+    loss_fn = quadratic(target)
+    result = optimize_image(torch.full_like(target, 0.5), loss_fn, iterations=200,
+                            optimizer=optimizer, lr=lr)
+    saved_loss = float(loss_fn(result.image))
+    assert min(result.losses) == pytest.approx(saved_loss, rel=1e-6)
+    assert saved_loss == pytest.approx(24 * 0.25 * 1e4, rel=1e-3)  # the best possible
+
+
 def test_early_stop_on_plateau_and_calls_back_every_iteration():
     seen = []
     result = optimize_image(torch.zeros(1, 3, 4, 4), quadratic(torch.full((1, 3, 4, 4), 0.3)),

@@ -1,12 +1,13 @@
-"""bf16 convolutions: features and stylizations stay close to fp32, and 'auto' asks the hardware."""
+"""bf16 convolutions stay close to fp32, "auto" asks the hardware; CPU allocator setting."""
 
+import platform
 from pathlib import Path
 
 import pytest
 import torch
 
 from stylevid.config import StyleParams
-from stylevid.device import has_fast_bf16, resolve_precision
+from stylevid.device import has_fast_bf16, keep_freed_cpu_memory, resolve_precision
 from stylevid.engine import Region, StyleImage, Stylizer
 from stylevid.errors import UserError
 from stylevid.imageio import read_image, resize_longest, to_tensor
@@ -57,3 +58,8 @@ def test_auto_precision_follows_the_hardware():
     assert not has_fast_bf16(torch.device("meta"))
     with pytest.raises(UserError, match="precision must be one of"):
         resolve_precision("fp16", cpu)
+
+
+def test_cpu_allocator_setting_is_accepted_by_glibc():
+    on_glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert keep_freed_cpu_memory() is on_glibc
