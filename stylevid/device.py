@@ -41,10 +41,15 @@ def has_fast_bf16(device: torch.device) -> bool:
     return False
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """The convolution arithmetic actually used: 'fp32' or 'bf16' ('auto' asks the hardware)."""
+def check_precision(precision: str) -> None:
+    """Raise a UserError unless ``precision`` is one of PRECISIONS."""
     if precision not in PRECISIONS:
         raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """The convolution arithmetic actually used: 'fp32' or 'bf16' ('auto' asks the hardware)."""
+    check_precision(precision)
     if precision == "auto":
         return "bf16" if has_fast_bf16(device) else "fp32"
     return precision

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from .config import StyleParams
-from .device import PRECISIONS
+from .device import check_precision
 from .errors import UserError
 from .fsutil import atomic_path
 from .render import RenderOptions
@@ -68,9 +68,10 @@ def _params(raw: dict[str, Any]) -> tuple[StyleParams, RenderOptions, dict[str, 
                              for k, v in raw.items() if k in _STYLE_KEYS}
     render = {k: v for k, v in raw.items() if k in _RENDER_KEYS}
     params = StyleParams(**{"size": 256, **style})
-    if params.precision not in PRECISIONS:
-        raise UserError(f"job params: precision must be one of {', '.join(PRECISIONS)}, "
-                        f"not {params.precision!r}")
+    try:
+        check_precision(params.precision)
+    except UserError as exc:
+        raise UserError(f"job params: {exc}") from None
     render.setdefault("first_iterations", max(params.iterations, 2 * params.iterations))
     return params, RenderOptions(**render), {k: raw[k] for k in raw if k in _RUN_KEYS}
 
