@@ -1,8 +1,9 @@
 """Speed benchmark: stylevid's optimisation core against a plain Gatys reference.
 
 Measures, on one device, in one run:
-  * seconds per L-BFGS iteration at several sizes (steady state), FLOPs per iteration and
-    the fraction of the device's measured fp32 peak, peak memory;
+  * seconds per L-BFGS iteration at several sizes (steady state) for the reference and for
+    stylevid in fp32 and (where the hardware has it) bf16, FLOPs per iteration, the fraction
+    of the device's measured matmul peak in that precision, peak memory;
   * time to reach the loss that the plain reference reaches after N iterations, for a
     still image (stylevid uses its default coarse-to-fine schedule);
   * seconds per frame of a video render (frames after the first).

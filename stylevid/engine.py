@@ -157,7 +157,7 @@ class Stylizer:
                     on_step(offset + i, loss, img)
 
             result = optimize_image(
-                image.clamp(0, 1), objective, iterations=iterations or p.iterations,
+                image, objective, iterations=iterations or p.iterations,
                 optimizer=p.optimizer, lr=p.lr, tolerance=p.tolerance, on_step=step,
             )
             image = result.image

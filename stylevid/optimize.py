@@ -65,16 +65,17 @@ def optimize_image(
 ) -> OptimizeResult:
     """Minimise ``loss_fn(image)`` over the pixels of ``init`` (B, 3, H, W in [0, 1]).
 
-    The pixels stay in [0, 1]: each step's result is projected back into the range, and the
-    loss is taken of the clamped image (line-search trial points may leave it), so every
-    reported loss is the loss of an image that can be saved as it is. Unconstrained, pixels
-    drift out of range and the saved (clamped) image's loss ends 5-15 % above the reported.
+    The pixels stay in [0, 1]: ``init`` and each step's result are projected into the range,
+    and the loss is taken of the clamped image (line-search trial points may leave it), so
+    every reported loss is the loss of an image that can be saved as it is. Unconstrained,
+    pixels drift out of range and the saved (clamped) image's loss ends 5-15 % above the
+    reported one.
 
     Stops after ``iterations``, on a non-finite loss, or when the loss improved by less
     than ``tolerance`` (relative, per iteration) over the last 20 iterations.
     ``on_step(iteration, loss, image)`` is called after every iteration.
     """
-    image = init.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
+    image = init.detach().clamp(0.0, 1.0).contiguous().requires_grad_(True)
     opt = _make_optimizer(optimizer, image, lr)
     losses: list[float] = []
     best_loss, best_image = math.inf, image.detach().clone()

@@ -38,6 +38,18 @@ def test_reported_loss_is_the_loss_of_the_returned_clamped_image(optimizer, lr):
     assert saved_loss == pytest.approx(24 * 0.25 * 1e4, rel=1e-3)  # the best possible
 
 
+def test_start_outside_the_range_is_projected_before_the_first_step():
+    # Bicubic upsampling between levels overshoots [0, 1]. Through the clamp such a pixel has
+    # no gradient, so unless the start is projected the first step cannot move it.
+    target = torch.full((1, 3, 4, 4), 0.3)
+    stepped = []
+    result = optimize_image(torch.full_like(target, 1.4), quadratic(target), iterations=1,
+                            optimizer="adam", lr=0.05,
+                            on_step=lambda i, loss, image: stepped.append(image.clone()))
+    torch.testing.assert_close(stepped[0], torch.full_like(target, 0.95))
+    assert result.losses[0] == pytest.approx(float(quadratic(target)(torch.ones_like(target))))
+
+
 def test_early_stop_on_plateau_and_calls_back_every_iteration():
     seen = []
     result = optimize_image(torch.zeros(1, 3, 4, 4), quadratic(torch.full((1, 3, 4, 4), 0.3)),

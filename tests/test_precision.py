@@ -42,7 +42,6 @@ def test_bf16_stylization_reaches_the_fp32_loss(data, device):
         image = stylizer.stylize(content, regions).image.to(device)
         with torch.no_grad():
             final[precision] = float(judge(image))
-    print(start, final)
     assert final["fp32"] < 0.5 * start
     assert final["bf16"] < 1.05 * final["fp32"]
 
