@@ -12,35 +12,70 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .flow import sample_grid, warp
+from .flow import warp
 
-# Ruder et al.'s consistencyChecker smooths the flow (Gaussian, sigma 0.8) before taking the
-# derivatives of the motion-boundary test.
-_SMOOTH_SIGMA = 0.8
+# Ruder et al.'s consistencyChecker (artistic-videos): derivatives with the 3-tap central
+# difference [-1/2, 0, 1/2], the final reliability map smoothed with a normalised Gaussian of
+# sigma 0.8 and 2*ceil(2*0.8)+1 = 5 taps; both filters mirror the border (x[-1] = x[0]).
+_DERIVATIVE = np.array([[-0.5, 0.0, 0.5]], np.float32)
+_SMOOTH_SIGMA, _SMOOTH_TAPS = 0.8, 5
+
+
+def _bilinear(field: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``field`` (H, W, C) at real positions (x, y) with exact bilinear weights; positions
+    must have all four neighbours inside (cv2.remap rounds its weights to 1/32)."""
+    x0, y0 = np.floor(x).astype(np.intp), np.floor(y).astype(np.intp)
+    ax, ay = (x - x0)[..., None], (y - y0)[..., None]
+    top = (1 - ax) * field[y0, x0] + ax * field[y0, x0 + 1]
+    bottom = (1 - ax) * field[y0 + 1, x0] + ax * field[y0 + 1, x0 + 1]
+    return (1 - ay) * top + ay * bottom
+
+
+def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """Ruder et al.'s unsmoothed reliability of each pixel of frame i, (H, W) float32.
+
+    Computed as their ``consistencyChecker`` does, with ``backward`` = ŵ (frame i to i-1)
+    and ``forward`` = w (frame i-1 to i), on the raw (unsmoothed) flows. Every pixel starts
+    at 1; then, first rule that applies:
+
+    1. ``x + ŵ(x)`` has not all four bilinear neighbours inside frame i-1: 0 (so the last
+       row and column are always 0);
+    2. the forward-backward check fails, ``|w̃ + ŵ|² >= 0.01 (|w̃|² + |ŵ|²) + 0.5`` with
+       ``w̃(x) = w(x + ŵ(x))`` (bilinear): -1, so that smoothing spreads occlusions outwards;
+    3. a motion boundary, ``|∂x ŵ|² + |∂y ŵ|² > 0.01 |ŵ|² + 0.002``: 0.
+    """
+    h, w = backward.shape[:2]
+    backward = backward.astype(np.float32)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    bx, by = xs + backward[..., 0], ys + backward[..., 1]
+    outside = ~((bx >= 0) & (np.floor(bx) + 1 < w) & (by >= 0) & (np.floor(by) + 1 < h))
+    inside = ~outside
+    forward_at = np.zeros_like(backward)
+    forward_at[inside] = _bilinear(forward.astype(np.float32), bx[inside], by[inside])
+    b2 = (backward**2).sum(-1)
+    disoccluded = ((forward_at + backward) ** 2).sum(-1) >= \
+        0.01 * (b2 + (forward_at**2).sum(-1)) + 0.5
+    edge = np.zeros((h, w), np.float32)
+    for channel in range(2):
+        flow = np.ascontiguousarray(backward[..., channel])
+        dx = cv2.filter2D(flow, -1, _DERIVATIVE, borderType=cv2.BORDER_REFLECT)
+        dy = cv2.filter2D(flow, -1, _DERIVATIVE.T, borderType=cv2.BORDER_REFLECT)
+        edge += dx**2 + dy**2
+    boundary = edge > 0.01 * b2 + 0.002
+    reliable = np.ones((h, w), np.float32)
+    reliable[boundary] = 0.0
+    reliable[disoccluded] = -1.0
+    reliable[outside] = 0.0
+    return reliable
 
 
 def consistency_weights(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
-    """Per-pixel weights c in {0, 1} for frame i (H, W) float32.
-
-    0 where (a) the forward-backward check fails,
-    ``|w̃ + ŵ|² > 0.01 (|w̃|² + |ŵ|²) + 0.5`` with ``w̃(x) = w(x + ŵ(x))``; (b) a motion
-    boundary, ``|∇û|² + |∇v̂|² > 0.01 |ŵ|² + 0.002``; (c) ``x + ŵ(x)`` leaves the frame.
-    """
-    h, w = backward.shape[:2]
-    map_x, map_y = sample_grid(backward)
-    forward_at = cv2.remap(forward, map_x, map_y, interpolation=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
-    b2 = (backward**2).sum(-1)
-    f2 = (forward_at**2).sum(-1)
-    disoccluded = ((forward_at + backward) ** 2).sum(-1) > 0.01 * (f2 + b2) + 0.5
-    smooth = cv2.GaussianBlur(backward, (0, 0), _SMOOTH_SIGMA)
-    gradient = np.zeros((h, w), np.float32)
-    for channel in range(2):
-        gy, gx = np.gradient(smooth[..., channel])
-        gradient += gx**2 + gy**2
-    boundary = gradient > 0.01 * b2 + 0.002
-    outside = (map_x < 0) | (map_x > w - 1) | (map_y < 0) | (map_y > h - 1)
-    return (~(disoccluded | boundary | outside)).astype(np.float32)
+    """Ruder et al.'s consistency weights c of frame i, (H, W) float32 in [0, 1]: the
+    :func:`reliability` map smoothed with their Gaussian and clipped to [0, 1], as their
+    checker writes it (used as it is, not thresholded, by the temporal loss)."""
+    smoothed = cv2.GaussianBlur(reliability(backward, forward), (_SMOOTH_TAPS, _SMOOTH_TAPS),
+                                _SMOOTH_SIGMA, borderType=cv2.BORDER_REFLECT)
+    return np.clip(smoothed, 0.0, 1.0)
 
 
 def long_term_weights(weights: Sequence[np.ndarray]) -> list[np.ndarray]:

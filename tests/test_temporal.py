@@ -7,39 +7,115 @@ from stylevid.temporal import (
     consistency_weights,
     fill_holes,
     long_term_weights,
+    reliability,
     warping_error,
 )
 
 
-def test_zero_motion_is_consistent_everywhere():
-    zero = np.zeros((10, 12, 2), np.float32)
-    np.testing.assert_array_equal(consistency_weights(zero, zero), np.ones((10, 12)))
+def _ruder_smooth(reliable: np.ndarray) -> np.ndarray:
+    """Ruder's CSmooth(0.8, 2.0) in float64: 5 normalised Gaussian taps, mirrored border
+    (x[-1] = x[0]), along x then y, clipped to [0, 1]."""
+    taps = np.exp(-np.arange(-2, 3) ** 2 / (2 * 0.8**2))
+    taps /= taps.sum()
+    padded = np.pad(reliable.astype(np.float64), 2, mode="symmetric")
+    along_x = sum(taps[k] * padded[:, k:k + reliable.shape[1]] for k in range(5))
+    both = sum(taps[k] * along_x[k:k + reliable.shape[0], :] for k in range(5))
+    return np.clip(both, 0.0, 1.0)
 
 
-def test_translation_marks_pixels_that_leave_the_frame():
-    backward, expected = pan_flow(20, 8, step=3)
+def test_reliability_map_computed_by_hand():
+    # 5x7 frame moving left by one pixel (ŵ = +1 in x), forward flow consistent except at
+    # the pixel that pixel (x=2, y=2) samples, which points the wrong way.
+    backward = np.zeros((5, 7, 2), np.float32)
+    backward[..., 0] = 1.0
     forward = -backward
-    np.testing.assert_array_equal(consistency_weights(backward, forward), expected)
+    forward[2, 3, 0] = 2.0
+    expected = np.array([
+        # x + 1 needs columns x+1 and x+2 inside: columns 5, 6 are out; row 4 needs row 5.
+        [1, 1, 1, 1, 1, 0, 0],
+        [1, 1, 1, 1, 1, 0, 0],
+        [1, 1, -1, 1, 1, 0, 0],  # |2 + 1|² = 9 >= 0.01 (1 + 4) + 0.5: occluded
+        [1, 1, 1, 1, 1, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0],
+    ], np.float32)
+    np.testing.assert_array_equal(reliability(backward, forward), expected)
+    np.testing.assert_allclose(consistency_weights(backward, forward), _ruder_smooth(expected),
+                               atol=1e-6)
+
+
+def test_zero_motion_is_reliable_except_the_last_row_and_column():
+    zero = np.zeros((10, 12, 2), np.float32)
+    expected = np.ones((10, 12), np.float32)
+    expected[-1, :] = expected[:, -1] = 0  # Ruder's bilinear check needs x + 1 inside
+    np.testing.assert_array_equal(reliability(zero, zero), expected)
+    np.testing.assert_allclose(consistency_weights(zero, zero), _ruder_smooth(expected),
+                               atol=1e-6)
 
 
 def test_forward_backward_check_threshold():
     backward = np.zeros((6, 6, 2), np.float32)
     forward = np.zeros((6, 6, 2), np.float32)
     forward[..., 0] = 0.6   # |w̃ + ŵ|² = 0.36 < 0.01·0.36 + 0.5: consistent
-    assert consistency_weights(backward, forward).min() == 1.0
-    forward[..., 0] = 0.8   # 0.64 > 0.01·0.64 + 0.5: occluded
+    assert reliability(backward, forward)[:5, :5].min() == 1.0
+    forward[..., 0] = 0.8   # 0.64 >= 0.01·0.64 + 0.5: occluded
+    assert reliability(backward, forward)[:5, :5].max() == -1.0
     assert consistency_weights(backward, forward).max() == 0.0
 
 
-def test_motion_boundary_is_zero_but_uniform_motion_is_not():
+def test_motion_boundary_uses_central_differences_of_the_raw_flow():
     backward = np.zeros((16, 16, 2), np.float32)
     backward[:, 8:, 1] = 1.0  # right half moves one pixel vertically: a motion edge
     forward = np.zeros_like(backward)
     forward[:, 8:, 1] = -1.0
+    raw = reliability(backward, forward)
+    # ∂x v = (v[x+1] - v[x-1]) / 2 = 0.5 on columns 7 and 8 only: 0.25 > 0.01 |ŵ|² + 0.002
+    np.testing.assert_array_equal(raw[:14, 7:9], 0.0)
+    np.testing.assert_array_equal(raw[:14, :7], 1.0)
+    np.testing.assert_array_equal(raw[:14, 9:15], 1.0)
     weights = consistency_weights(backward, forward)
-    assert weights[4:12, 7:9].max() == 0.0     # at the boundary
-    assert weights[4:12, :5].min() == 1.0      # far left: static, consistent
-    assert weights[4:10, 11:].min() == 1.0     # far right: uniform motion, consistent
+    assert weights[4:12, :4].min() == 1.0      # far left: static, consistent
+    assert weights[4:12, 11:13].min() == 1.0   # far right: uniform motion, consistent
+    assert weights[4:12, 7:9].max() < 0.3      # at the boundary
+
+
+def test_consistency_weights_on_a_real_pair_against_a_float64_transcription(data):
+    """Ruder's checker transcribed loop by loop in float64 on DIS flows of a real pair."""
+    import cv2
+
+    folder = data / "video/bedroom/frames"  # children jumping: occlusions and boundaries
+    first = cv2.resize(cv2.imread(str(folder / "00010.jpg")), (96, 54),
+                       interpolation=cv2.INTER_AREA)
+    second = cv2.resize(cv2.imread(str(folder / "00013.jpg")), (96, 54),
+                        interpolation=cv2.INTER_AREA)
+    backward = compute_flow(second, first)
+    forward = compute_flow(first, second)
+    h, w = backward.shape[:2]
+    u, v = backward[..., 0].astype(np.float64), backward[..., 1].astype(np.float64)
+    pu, pv = np.pad(u, 1, mode="symmetric"), np.pad(v, 1, mode="symmetric")
+    edge = sum(((p[1:-1, 2:] - p[1:-1, :-2]) / 2) ** 2 + ((p[2:, 1:-1] - p[:-2, 1:-1]) / 2) ** 2
+               for p in (pu, pv))
+    expected = np.ones((h, w))
+    for y in range(h):
+        for x in range(w):
+            bx, by = x + u[y, x], y + v[y, x]
+            x1, y1 = int(np.floor(bx)), int(np.floor(by))
+            if x1 < 0 or x1 + 1 >= w or y1 < 0 or y1 + 1 >= h:
+                expected[y, x] = 0
+                continue
+            ax, ay = bx - x1, by - y1
+            f = forward.astype(np.float64)
+            fu, fv = ((1 - ay) * ((1 - ax) * f[y1, x1] + ax * f[y1, x1 + 1])
+                      + ay * ((1 - ax) * f[y1 + 1, x1] + ax * f[y1 + 1, x1 + 1]))
+            if (u[y, x] + fu) ** 2 + (v[y, x] + fv) ** 2 >= \
+                    0.01 * (u[y, x] ** 2 + v[y, x] ** 2 + fu**2 + fv**2) + 0.5:
+                expected[y, x] = -1
+            elif edge[y, x] > 0.01 * (u[y, x] ** 2 + v[y, x] ** 2) + 0.002:
+                expected[y, x] = 0
+    raw = reliability(backward, forward)
+    assert (raw != expected).mean() < 0.002   # float32 rounding may flip a threshold
+    assert (expected == -1).sum() > 50 and (expected == 0).sum() > w + h + 50
+    np.testing.assert_allclose(consistency_weights(backward, forward),
+                               _ruder_smooth(expected), atol=0.05)
 
 
 def test_long_term_weights_closest_first():
