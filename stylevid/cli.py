@@ -241,6 +241,12 @@ class FrameBar:
         self.bar.set_postfix({"it/s": f"{rate:.1f}", "loss": f"{loss:.4g}"}, refresh=False)
         self.bar.update(index + 1 - self.bar.n)
 
+    def start_pass(self, pass_index: int) -> None:
+        """A new bar for pass ``pass_index`` of a multi-pass render."""
+        self.close()
+        self.bar = None
+        self.desc = f"pass {pass_index}"
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -253,15 +259,20 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from .video_regions import regions_source
 
     params = params_from_args(args)
-    if args.temporal_weight < 0:
-        raise UserError("--temporal-weight must be >= 0")
+    if not args.temporal_weight >= 0 or args.temporal_weight == float("inf"):
+        raise UserError("--temporal-weight must be a finite number >= 0")
+    if not 0 <= args.blend_weight < float("inf"):
+        raise UserError("--blend-weight must be a finite number >= 0")
     options = RenderOptions(
         first_iterations=args.first_iterations, temporal_weight=args.temporal_weight,
-        long_term=args.long_term, flow_method=args.flow, flow_preset=args.flow_preset,
+        long_term=args.long_term, passes=args.passes, temporal_from_pass=args.temporal_from_pass,
+        blend_weight=args.blend_weight, flow_method=args.flow, flow_preset=args.flow_preset,
         cut_threshold=args.cut_threshold, start=args.start, duration=args.duration,
         folder_fps=args.fps, crf=args.crf)
     specs = style_specs(args)
     if args.workers or args.ray_address:
+        if args.passes > 1:
+            raise UserError("--passes > 1 is not supported with --workers yet")
         return _render_on_ray(args, params, options, specs)
     device = resolve_device(args.device)
     output = Path(args.output)
@@ -273,7 +284,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
             args.input, output, [s.path for s in specs], stylizer,
             options, regions_for=regions_for,
             work_dir=Path(args.work_dir) if args.work_dir else None, manifest_extra=extra,
-            on_frame=bar.frame, on_step=bar.step)
+            on_frame=bar.frame, on_step=bar.step,
+            on_pass=bar.start_pass if options.passes > 1 else None)
     finally:
         bar.close()
     cuts = f", new shots at frames {summary.cuts}" if summary.cuts else ""
@@ -469,6 +481,18 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--long-term", action="store_true",
                    help="temporal loss against frames 1, 2 and 4 back (Ruder's long-term "
                         "consistency)")
+    v.add_argument("--passes", type=_positive_int, default=RenderOptions.passes,
+                   help="Ruder's multi-pass algorithm: after the first pass, alternate "
+                        "backward and forward passes of --iterations per frame, each frame "
+                        "starting from its last result blended with its warped neighbour "
+                        "(default %(default)s; more passes can be added to a finished render)")
+    v.add_argument("--temporal-from-pass", type=_positive_int,
+                   default=RenderOptions.temporal_from_pass, metavar="K",
+                   help="use the temporal loss from pass K on (Ruder's use_temporalLoss_after; "
+                        "default %(default)s)")
+    v.add_argument("--blend-weight", type=float, default=RenderOptions.blend_weight,
+                   help="weight of the warped neighbour in a later pass's starting image "
+                        "(Ruder's blendWeight; default %(default)g: an equal blend)")
     v.add_argument("--flow", choices=("dis", "farneback"), default="dis",
                    help="OpenCV optical flow (default dis)")
     v.add_argument("--flow-preset", choices=("ultrafast", "fast", "medium"), default="medium",

@@ -24,14 +24,13 @@ import numpy as np
 
 from .config import StyleParams
 from .errors import UserError
-from .flow import warp
+from .motion import pair_motion
 from .render import (
     RenderOptions,
     VideoRenderer,
     check_output,
     default_work_dir,
     manifest_for,
-    motion_between,
     no_frames_message,
     render_frames,
     write_output,
@@ -77,7 +76,8 @@ def find_cuts(source: Path, info: VideoInfo, size: tuple[int, int],
     for index, frame in enumerate(read_frames(source, info, *size, options.start,
                                               options.duration)):
         if previous is not None:
-            weights = motion_between(previous, frame, options).weights
+            weights = pair_motion(previous, frame, options.flow_method,
+                                  options.flow_preset)[0].weights
             if consistent_fraction(weights) < options.cut_threshold:
                 cuts.append(index)
         previous, count = frame, index + 1
@@ -192,14 +192,14 @@ class ChunkWorker:
 
         def carry_back() -> None:
             key_content = contents[-1]
-            keyframe = renderer.stylize_frame(key_content, regions_for(key, key_content), {},
-                                              {})[0]
+            keyframe = renderer.stylize_frame(key_content, regions_for(key, key_content))[0]
             image, weight = keyframe, np.ones(keyframe.shape[:2], np.float32)
             for index in range(key - 1, first - 1, -1):
                 later, current = contents[index + 1 - first], contents[index - first]
-                motion = motion_between(later, current, self.options)  # flow index -> index+1
-                image = warp(image, motion.backward)
-                weight = motion.weights * warp(weight, motion.backward)
+                motion = pair_motion(later, current, self.options.flow_method,
+                                     self.options.flow_preset)[0]  # index towards index+1
+                image = motion.warp(image)
+                weight = motion.weights * motion.warp(weight)
                 targets[index] = (image, weight)
 
         def anchors_for(index: int, content: np.ndarray) -> list:

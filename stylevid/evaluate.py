@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .render import RenderOptions, motion_between
+from .motion import pair_motion
 from .temporal import warping_error
 from .video import output_size, probe, read_frames
 
@@ -30,8 +30,8 @@ def video_warping_error(stylized: str | Path, reference: str | Path, *, size: in
         if frame is None or original is None:
             continue
         if previous is not None:
-            motion = motion_between(previous[1], original, RenderOptions())
-            errors.append(warping_error([previous[0], frame], [motion.backward],
+            motion = pair_motion(previous[1], original)[0]
+            errors.append(warping_error([previous[0], frame], [motion.flow],
                                         [motion.weights]))
         previous = (frame, original)
     if abs(counts[0] - counts[1]) > 1:

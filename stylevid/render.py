@@ -6,7 +6,7 @@ import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from itertools import islice
@@ -18,17 +18,17 @@ import torch
 from .config import StyleParams
 from .engine import Region, Stylizer
 from .errors import UserError
-from .flow import compute_flow, warp
 from .fsutil import check_writable
 from .imageio import to_tensor
+from .motion import Motion, MotionCache, MotionPrefetcher
 from .objective import PixelAnchor
 from .still import finish
-from .temporal import consistency_weights, consistent_fraction, fill_holes, long_term_weights
+from .temporal import consistent_fraction, fill_holes, long_term_weights
 from .video import FRAME_SUFFIXES, VideoInfo, encode, output_size, probe, read_frames
 from .workdir import WorkDir, file_digest
 
 LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: Ruder-exact weights, Lanczos history, multi-pass
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,13 @@ class RenderOptions:
     # against independent frames at the same style loss (scripts/bench_temporal.py).
     temporal_weight: float = 5e6
     long_term: bool = False
+    # Ruder et al.'s multi-pass algorithm: passes after the first alternate direction, start
+    # each frame from its previous result blended with its neighbour of this pass
+    # (``blend_weight``, Ruder's blendWeight), and use the temporal loss from pass
+    # ``temporal_from_pass`` on (Ruder's use_temporalLoss_after).
+    passes: int = 1
+    temporal_from_pass: int = 1
+    blend_weight: float = 1.0
     flow_method: str = "dis"
     flow_preset: str = "medium"
     # A frame whose consistent fraction falls below this starts a new shot.
@@ -48,14 +55,6 @@ class RenderOptions:
     duration: float | None = None
     folder_fps: float = 25.0
     crf: int = 18
-
-
-@dataclass
-class Motion:
-    """Backward flow of frame i (to frame i-j) and its consistency weights."""
-
-    backward: np.ndarray
-    weights: np.ndarray
 
 
 @dataclass
@@ -69,13 +68,6 @@ class RenderSummary:
 FrameCallback = Callable[[int, int, float], None]  # (frame index, frames total, loss)
 RegionsFn = Callable[[int, np.ndarray], Sequence[Region]]
 AnchorsFn = Callable[[int, np.ndarray], Sequence[PixelAnchor]]
-
-
-def motion_between(first: np.ndarray, second: np.ndarray, options: RenderOptions) -> Motion:
-    """Flows both ways between ``first`` and ``second`` and the weights for ``second``."""
-    backward = compute_flow(second, first, options.flow_method, options.flow_preset)
-    forward = compute_flow(first, second, options.flow_method, options.flow_preset)
-    return Motion(backward, consistency_weights(backward, forward))
 
 
 def default_work_dir(output: Path) -> Path:
@@ -93,41 +85,20 @@ def manifest_for(source: Path, styles: Sequence[str], params: StyleParams,
         "styles": [file_digest(s) for s in styles],
         "size": list(size),
         "params": params.as_dict(),
-        "options": asdict(options),
+        # The number of passes does not change a pass's frames (more can be added to a
+        # finished render), nor does the encoding quality.
+        "options": {k: v for k, v in asdict(options).items() if k not in ("crf", "passes")},
         **extra,
     }
 
 
-class _MotionPrefetcher:
-    """Computes the motion of upcoming frames in worker threads while the GPU/CPU optimizes
-    the current one (OpenCV releases the GIL), and caches it in the work folder."""
-
-    def __init__(self, work: WorkDir, options: RenderOptions, workers: int = 2) -> None:
-        self.work, self.options = work, options
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flow")
-
-    def submit(self, index: int, previous: np.ndarray, current: np.ndarray) -> Future[Motion]:
-        return self.pool.submit(self._motion, index, previous, current)
-
-    def _motion(self, index: int, previous: np.ndarray, current: np.ndarray) -> Motion:
-        cached = self.work.load_motion(index)
-        if cached is not None:
-            return Motion(*cached)
-        motion = motion_between(previous, current, self.options)
-        self.work.save_motion(index, motion.backward, motion.weights)
-        return motion
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _frames_ahead(frames: Iterator[np.ndarray], done: int, prefetch: _MotionPrefetcher,
+def _frames_ahead(frames: Iterator[np.ndarray], done: int, prefetch: MotionPrefetcher,
                   lookahead: int = 4) -> Iterator[tuple[int, np.ndarray, Future[Motion] | None]]:
-    """(index, content frame, motion of frame i-1 -> i) with motion computed ahead."""
+    """(index, content frame, motion of frame i towards i-1) with motion computed ahead."""
     queue: deque[tuple[int, np.ndarray, Future[Motion] | None]] = deque()
     previous = None
     for index, frame in enumerate(frames):
-        future = prefetch.submit(index, previous, frame) \
+        future = prefetch.submit(index, index - 1, frame, previous) \
             if previous is not None and index >= done else None
         queue.append((index, frame, future))
         previous = frame
@@ -136,8 +107,11 @@ def _frames_ahead(frames: Iterator[np.ndarray], done: int, prefetch: _MotionPref
     yield from queue
 
 
+Neighbour = tuple[np.ndarray, Motion]  # a stylized neighbour frame, this frame's motion to it
+
+
 class VideoRenderer:
-    """Stylizes one video (or one part of it) frame by frame with temporal consistency."""
+    """Stylizes the frames of one video (or one part of it) with temporal consistency."""
 
     def __init__(self, stylizer: Stylizer, options: RenderOptions) -> None:
         self.stylizer = stylizer
@@ -148,32 +122,51 @@ class VideoRenderer:
         return self.stylizer.params
 
     def stylize_frame(self, content: np.ndarray, regions: Sequence[Region],
-                      history: dict[int, np.ndarray], motions: dict[int, Motion],
+                      neighbours: Sequence[Neighbour] = (), *,
+                      previous: np.ndarray | None = None, temporal: bool = True,
                       on_step: Callable[[int, float, torch.Tensor], None] | None = None,
-                      extra_anchors: Sequence[PixelAnchor] = ()
-                      ) -> tuple[np.ndarray, float]:
-        """One frame. ``history[j]`` is the stylized frame j back (uint8), ``motions[j]`` the
-        motion from it to this frame; empty for a first frame or a new shot.
-        ``extra_anchors`` pull it towards other targets (a later keyframe, on Ray)."""
+                      extra_anchors: Sequence[PixelAnchor] = ()) -> tuple[np.ndarray, float]:
+        """One frame.
+
+        ``neighbours`` are already stylized frames, closest first (the previous frame, then
+        2 and 4 back with long-term consistency), with this frame's motion towards each.
+        Without ``previous`` (the first pass) the frame starts from the nearest neighbour
+        warped here, disocclusions filled, or, with no neighbour (a shot's first frame),
+        fresh and coarse-to-fine. With ``previous`` (this frame's result of the last pass)
+        it starts from Ruder's blend ``(previous + δ c ω) / (1 + δ c)`` of that result and
+        the nearest neighbour warped here. ``temporal`` adds the temporal loss towards the
+        warped neighbours with Ruder's weights; ``extra_anchors`` pull the frame towards
+        other targets (a later keyframe, on Ray).
+        """
         p, o = self.params, self.options
-        if not history or o.temporal_weight == 0:
-            iterations = o.first_iterations if not history and o.temporal_weight else p.iterations
+        device = self.stylizer.device
+        use_neighbours = neighbours and o.temporal_weight > 0
+        if not use_neighbours and previous is None:
+            iterations = o.first_iterations if o.temporal_weight else p.iterations
             result = self.stylizer.stylize(content, regions, iterations=iterations,
                                            anchors=extra_anchors, on_step=on_step)
+            return finish(result.image, content, p), result.losses[-1]
+        anchors = list(extra_anchors)
+        if use_neighbours:
+            warped = [motion.warp(image) for image, motion in neighbours]
+            nearest, weights = warped[0], neighbours[0][1].weights
+            if previous is None:
+                start = fill_holes(nearest, weights)
+            else:
+                blend = (o.blend_weight * weights)[..., None]
+                start = np.round((previous + blend * nearest) / (1.0 + blend)).astype(np.uint8)
+            if temporal:
+                combined = long_term_weights([motion.weights for _, motion in neighbours])
+                anchors += [
+                    PixelAnchor("temporal", to_tensor(image, device),
+                                torch.from_numpy(w)[None, None].to(device), o.temporal_weight)
+                    for image, w in zip(warped, combined, strict=True)]
         else:
-            backs = sorted(history)
-            warped = {j: warp(history[j], motions[j].backward) for j in backs}
-            weights = long_term_weights([motions[j].weights for j in backs])
-            anchors = [
-                PixelAnchor("temporal", to_tensor(warped[j], self.stylizer.device),
-                            torch.from_numpy(w)[None, None].to(self.stylizer.device),
-                            o.temporal_weight)
-                for j, w in zip(backs, weights, strict=True)
-            ] + list(extra_anchors)
-            init = to_tensor(fill_holes(warped[1], motions[1].weights), self.stylizer.device)
-            result = self.stylizer.stylize(content, regions, init=init, anchors=anchors,
-                                           iterations=p.iterations, sizes=[max(content.shape)],
-                                           on_step=on_step)
+            assert previous is not None
+            start = previous
+        result = self.stylizer.stylize(content, regions, init=to_tensor(start, device),
+                                       anchors=anchors, iterations=p.iterations,
+                                       sizes=[max(content.shape)], on_step=on_step)
         return finish(result.image, content, p), result.losses[-1]
 
 
@@ -200,13 +193,13 @@ def render_frames(
     on_frame: FrameCallback | None = None,
     on_step: Callable[[int, float, torch.Tensor], None] | None = None,
 ) -> RangeResult:
-    """Render frames [first, last) of ``source`` into ``work`` (numbered from 0 there),
-    skipping the ones it already holds. The whole-video render and each distributed chunk
-    both run this; ``anchors_for(index, content)`` adds pixel anchors to a frame."""
+    """First pass: render frames [first, last) of ``source`` into ``work`` (numbered from 0
+    there) in order, skipping the ones it already holds. The whole-video render and each
+    distributed chunk both run this; ``anchors_for(index, content)`` adds pixel anchors."""
     options = renderer.options
     done = work.done_count()
     total = _expected_frames(info, options) - first if last is None else last - first
-    prefetch = _MotionPrefetcher(work, options)
+    prefetch = MotionPrefetcher(work.motion, options.flow_method, options.flow_preset)
     recent: dict[int, np.ndarray] = {}  # stylized frames by index (last 4)
     contents: dict[int, np.ndarray] = {}  # content frames by index (last 4)
     cuts: list[int] = []
@@ -222,11 +215,11 @@ def render_frames(
                     recent[index] = work.read_frame(index)
                 continue
             motion = future.result() if future is not None else None
-            history, motions = _history(index, motion, recent, contents, options, cuts)
+            neighbours = _earlier(index, motion, recent, contents, work.motion, options, cuts)
             extra = anchors_for(first + index, content) if anchors_for is not None else ()
             image, loss = renderer.stylize_frame(content, regions_for(first + index, content),
-                                                 history, motions, on_step=on_step,
-                                                 extra_anchors=extra)
+                                                 neighbours, temporal=_temporal(1, options),
+                                                 on_step=on_step, extra_anchors=extra)
             work.write_frame(index, image)
             rendered += 1
             recent[index] = image
@@ -238,6 +231,83 @@ def render_frames(
     finally:
         prefetch.close()
     return RangeResult(count, rendered, [first + c for c in cuts])
+
+
+def _temporal(pass_index: int, options: RenderOptions) -> bool:
+    return options.temporal_weight > 0 and pass_index >= options.temporal_from_pass
+
+
+def _earlier(index: int, motion: Motion | None, recent: dict[int, np.ndarray],
+             contents: dict[int, np.ndarray], cache: MotionCache, options: RenderOptions,
+             cuts: list[int]) -> list[Neighbour]:
+    """Earlier stylized frames with this frame's motion to them (empty: start fresh)."""
+    if motion is None or options.temporal_weight == 0:
+        return []
+    if consistent_fraction(motion.weights) < options.cut_threshold:
+        cuts.append(index)
+        return []
+    neighbours = [(recent[index - 1], motion)]
+    if options.long_term:
+        for back in LONG_TERM[1:]:
+            earlier = index - back
+            if earlier in recent and earlier in contents and not any(
+                    earlier < cut <= index for cut in cuts):
+                neighbours.append((recent[earlier], cache.get(
+                    index, earlier, contents.__getitem__, options.flow_method,
+                    options.flow_preset)))
+    return neighbours
+
+
+def refine_pass(
+    pass_index: int,
+    contents: Sequence[np.ndarray],
+    work: WorkDir,
+    renderer: VideoRenderer,
+    *,
+    regions_for: RegionsFn,
+    on_frame: FrameCallback | None = None,
+    on_step: Callable[[int, float, torch.Tensor], None] | None = None,
+) -> int:
+    """Pass ``pass_index`` >= 2 of Ruder's multi-pass algorithm over a rendered clip: odd
+    passes run forward, even passes backward; each frame starts from its result of the pass
+    before blended with its neighbour in this pass (not across scene cuts). Frames already
+    in the pass's folder are kept. Returns the number of frames rendered now."""
+    options = renderer.options
+    count = len(contents)
+    cache = work.motion
+    step = 1 if pass_index % 2 else -1
+    order = range(count) if step == 1 else range(count - 1, -1, -1)
+    cuts = {i for i in range(1, count) if consistent_fraction(
+        _cached(cache, i, i - 1, contents, options).weights) < options.cut_threshold}
+    done: dict[int, np.ndarray] = {}
+    rendered = 0
+    for position, index in enumerate(order):
+        if work.frame_path(index, pass_index).is_file():
+            done[index] = work.read_frame(index, pass_index)
+            continue
+        neighbours = []
+        for back in (LONG_TERM if options.long_term else LONG_TERM[:1]):
+            other = index - step * back
+            crossing = range(min(index, other) + 1, max(index, other) + 1)
+            if other in done and not any(c in cuts for c in crossing):
+                neighbours.append((done[other], _cached(cache, index, other, contents, options)))
+        previous = work.read_frame(index, pass_index - 1)
+        image, loss = renderer.stylize_frame(
+            contents[index], regions_for(index, contents[index]), neighbours,
+            previous=previous, temporal=_temporal(pass_index, options), on_step=on_step)
+        work.write_frame(index, image, pass_index)
+        done[index] = image
+        done.pop(index - step * (max(LONG_TERM) + 1), None)
+        rendered += 1
+        if on_frame is not None:
+            on_frame(position, count, loss)
+    return rendered
+
+
+def _cached(cache: MotionCache, target: int, source: int, contents: Sequence[np.ndarray],
+            options: RenderOptions) -> Motion:
+    return cache.get(target, source, contents.__getitem__, options.flow_method,
+                     options.flow_preset)
 
 
 def render_video(
@@ -252,12 +322,14 @@ def render_video(
     manifest_extra: dict | None = None,
     on_frame: FrameCallback | None = None,
     on_step: Callable[[int, float, torch.Tensor], None] | None = None,
+    on_pass: Callable[[int], None] | None = None,
 ) -> RenderSummary:
     """Render ``source`` (video file or frame folder) to ``output`` (video file or folder).
 
     Finished frames go to the work folder as they are done; running again with the same
-    settings resumes. The output is encoded (with the input's audio) only when every frame
-    is done, and written atomically.
+    settings resumes (also within later passes). The output is encoded (with the input's
+    audio) only when every frame of the last pass is done, and written atomically.
+    ``on_pass(k)`` is called when pass k starts.
     """
     began = time.monotonic()
     source, output = Path(source), Path(output)
@@ -266,12 +338,24 @@ def render_video(
     check_output(output)
     work = WorkDir(work_dir or default_work_dir(output))
     work.open(manifest_for(source, styles, stylizer.params, options, size, manifest_extra or {}))
-    result = render_frames(source, info, size, work, VideoRenderer(stylizer, options),
+    renderer = VideoRenderer(stylizer, options)
+    if on_pass is not None:
+        on_pass(1)
+    result = render_frames(source, info, size, work, renderer,
                            regions_for=regions_for, on_frame=on_frame, on_step=on_step)
     if result.frames == 0:
         raise UserError(no_frames_message(source, options))
-    write_output(work, result.frames, output, source, info, options)
-    return RenderSummary(frames=result.frames, rendered=result.rendered, cuts=result.cuts,
+    rendered = result.rendered
+    if options.passes > 1:
+        contents = list(read_frames(source, info, *size, options.start, options.duration))
+        for pass_index in range(2, options.passes + 1):
+            if on_pass is not None:
+                on_pass(pass_index)
+            rendered += refine_pass(pass_index, contents, work, renderer,
+                                    regions_for=regions_for, on_frame=on_frame,
+                                    on_step=on_step)
+    write_output(work, result.frames, output, source, info, options, options.passes)
+    return RenderSummary(frames=result.frames, rendered=rendered, cuts=result.cuts,
                          seconds=time.monotonic() - began)
 
 
@@ -288,26 +372,6 @@ def check_output(output: Path) -> None:
         check_writable(output)
 
 
-def _history(index: int, motion: Motion | None, recent: dict[int, np.ndarray],
-             contents: dict[int, np.ndarray], options: RenderOptions,
-             cuts: list[int]) -> tuple[dict[int, np.ndarray], dict[int, Motion]]:
-    """Earlier stylized frames and their motion to frame ``index`` (empty: start fresh)."""
-    if motion is None or options.temporal_weight == 0:
-        return {}, {}
-    if consistent_fraction(motion.weights) < options.cut_threshold:
-        cuts.append(index)
-        return {}, {}
-    history, motions = {1: recent[index - 1]}, {1: motion}
-    if options.long_term:
-        for back in LONG_TERM[1:]:
-            earlier = index - back
-            if earlier in recent and earlier in contents and not any(
-                    earlier < cut <= index for cut in cuts):
-                history[back] = recent[earlier]
-                motions[back] = motion_between(contents[earlier], contents[index], options)
-    return history, motions
-
-
 def _expected_frames(info: VideoInfo, options: RenderOptions) -> int:
     seconds = info.duration - (options.start or 0)
     if options.duration:
@@ -321,17 +385,18 @@ def is_frame_folder(output: Path) -> bool:
 
 
 def write_output(work: WorkDir, count: int, output: Path, source: Path, info: VideoInfo,
-                 options: RenderOptions) -> None:
-    """Copy the finished frames to a folder, or encode them with the source's audio."""
+                 options: RenderOptions, pass_index: int = 1) -> None:
+    """Copy the finished frames of a pass to a folder, or encode them with the source's
+    audio."""
     if is_frame_folder(output):
         output.mkdir(parents=True, exist_ok=True)
         for index in range(count):
             target = output / f"{index:06d}.png"
             tmp = target.with_suffix(".part.png")
-            shutil.copyfile(work.frame_path(index), tmp)
+            shutil.copyfile(work.frame_path(index, pass_index), tmp)
             tmp.replace(target)
         return
     audio = str(source) if info.has_audio else None
-    encode(work.pattern(), info.fps, output, audio_source=audio, start=options.start,
+    encode(work.pattern(pass_index), info.fps, output, audio_source=audio, start=options.start,
            duration=options.duration, crf=options.crf)
 

@@ -16,6 +16,7 @@ import numpy as np
 from .errors import UserError
 from .fsutil import atomic_path
 from .imageio import read_image, write_image
+from .motion import MotionCache
 
 MANIFEST = "manifest.json"
 
@@ -33,12 +34,13 @@ def file_digest(path: str | Path) -> str:
 
 
 class WorkDir:
-    """Frames ``frames/000123.png`` and cached motion ``motion/000123.npz`` of one render."""
+    """Frames ``frames/000123.png`` (pass 1; later passes in ``pass2/`` ...) and cached
+    motion ``motion/`` of one render."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.frames = self.root / "frames"
-        self.motion = self.root / "motion"
+        self.motion = MotionCache(self.root / "motion")
 
     def open(self, manifest: dict[str, Any]) -> int:
         """Create the folder or check that it belongs to the same render; returns the number
@@ -61,38 +63,26 @@ class WorkDir:
             with atomic_path(path) as tmp:
                 tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
         self.frames.mkdir(exist_ok=True)
-        self.motion.mkdir(exist_ok=True)
         return self.done_count()
 
-    def done_count(self) -> int:
+    def pass_folder(self, pass_index: int) -> Path:
+        return self.frames if pass_index == 1 else self.root / f"pass{pass_index}"
+
+    def done_count(self, pass_index: int = 1) -> int:
         count = 0
-        while self.frame_path(count).is_file():
+        while self.frame_path(count, pass_index).is_file():
             count += 1
         return count
 
-    def frame_path(self, index: int) -> Path:
-        return self.frames / f"{index:06d}.png"
+    def frame_path(self, index: int, pass_index: int = 1) -> Path:
+        return self.pass_folder(pass_index) / f"{index:06d}.png"
 
-    def pattern(self) -> str:
-        return str(self.frames / "%06d.png")
+    def pattern(self, pass_index: int = 1) -> str:
+        return str(self.pass_folder(pass_index) / "%06d.png")
 
-    def write_frame(self, index: int, image: np.ndarray) -> None:
-        write_image(self.frame_path(index), image)
+    def write_frame(self, index: int, image: np.ndarray, pass_index: int = 1) -> None:
+        self.pass_folder(pass_index).mkdir(exist_ok=True)
+        write_image(self.frame_path(index, pass_index), image)
 
-    def read_frame(self, index: int) -> np.ndarray:
-        return read_image(self.frame_path(index))
-
-    def load_motion(self, index: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """Cached (backward flow, consistency weights) of frame ``index``, if any."""
-        path = self.motion / f"{index:06d}.npz"
-        if not path.is_file():
-            return None
-        with np.load(path) as data:
-            return data["backward"].astype(np.float32), data["weights"].astype(np.float32)
-
-    def save_motion(self, index: int, backward: np.ndarray, weights: np.ndarray) -> None:
-        path = self.motion / f"{index:06d}.npz"
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, backward=backward.astype(np.float16),
-                     weights=weights.astype(np.uint8))
-
+    def read_frame(self, index: int, pass_index: int = 1) -> np.ndarray:
+        return read_image(self.frame_path(index, pass_index))
