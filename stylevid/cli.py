@@ -372,11 +372,31 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import video_warping_error
+    from .evaluate import LossMeter, evaluate_clip, plot_report, read_truth
+    from .imageio import read_image
 
-    error = video_warping_error(args.video, args.reference, size=args.size,
-                                start=args.start, duration=args.duration)
-    print(f"warping error {error:.6f} (Lai et al. 2018; lower = more temporally consistent)")
+    truth = read_truth(args.flow_truth) if args.flow_truth else None
+    losses = LossMeter(read_image(args.style)) if args.style else None
+    report = evaluate_clip(args.video, args.reference, size=args.size, start=args.start,
+                           duration=args.duration, truth=truth, baseline=args.baseline,
+                           losses=losses)
+    series = report.series()
+    names = list(series)
+    if args.per_frame:
+        print("frame " + " ".join(f"{n:>19}" for n in names))
+        for index in range(len(report.warping)):
+            print(f"{index:5d} " + " ".join(f"{series[n][index]:19.6g}" for n in names))
+    print(f"{'':19} {'clip':>12} {'last quarter':>12}")
+    for name, values in report.summary().items():
+        print(f"{name:19} {values['clip']:12.6g} {values['last_quarter']:12.6g}")
+    sharp = report.summary()["sharpness"]
+    ref = report.summary()["reference_sharpness"]
+    print(f"sharpness ratio (stylized / {'baseline' if args.baseline else 'original'}): "
+          f"{sharp['clip'] / ref['clip']:.3f} over the clip, "
+          f"{sharp['last_quarter'] / ref['last_quarter']:.3f} in the last quarter")
+    if args.plot:
+        plot_report(report, args.plot, title=Path(args.video).name)
+        print(f"wrote {args.plot}")
     return 0
 
 
@@ -545,15 +565,28 @@ def build_parser() -> argparse.ArgumentParser:
     add_style_options(p, size=512)
     p.set_defaults(content_weight=COLORIZE_CONTENT_WEIGHT, run=_cmd_colorize)
 
-    p = sub.add_parser("eval", help="measure the temporal consistency of a stylized video",
-                       description="Warping error (Lai et al. 2018): masked mean squared "
-                                   "difference between each stylized frame and the previous one "
-                                   "warped by the optical flow of the original video.")
+    p = sub.add_parser("eval", help="measure the quality of a stylized video along the clip",
+                       description="Per frame and over the clip (and its last quarter): warping "
+                                   "error (Lai et al. 2018: masked mean squared difference "
+                                   "between each stylized frame and the previous one warped by "
+                                   "the optical flow of the original, pixels in [0, 1]), the same "
+                                   "under ground-truth flow, sharpness (Laplacian variance) "
+                                   "against the original or a baseline render, and style and "
+                                   "content loss.")
     p.add_argument("video", help="stylized video or frame folder")
     p.add_argument("--reference", required=True, help="the original video (for the flow)")
     p.add_argument("--size", type=_positive_int, help="compare at this longest side")
     p.add_argument("--start", type=_non_negative, help="start of the original that was rendered")
     p.add_argument("--duration", type=_non_negative, help="length of the original rendered")
+    p.add_argument("--flow-truth", metavar="FLO",
+                   help="ground-truth forward flow: a .flo file or a folder of them (frame i "
+                        "to i+1, in name order)")
+    p.add_argument("--baseline", metavar="VIDEO",
+                   help="compare sharpness with this render (e.g. --temporal-weight 0) "
+                        "instead of the original")
+    p.add_argument("--style", metavar="IMAGE", help="also report style and content loss")
+    p.add_argument("--plot", metavar="PNG", help="write the per-frame curves to this picture")
+    p.add_argument("--per-frame", action="store_true", help="print every frame's values")
     p.set_defaults(run=_cmd_eval)
     return parser
 

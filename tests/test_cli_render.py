@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from stylevid.imageio import read_image
@@ -60,11 +61,15 @@ def test_render_keeps_frames_fps_audio_and_is_temporally_consistent(pan_clip, da
     assert e_temporal < 0.5 * e_independent, (e_temporal, e_independent)
 
 
-def test_killed_render_resumes_and_finishes_every_frame(pan_clip, tmp_path):
+def test_killed_render_resumes_to_the_same_frames_as_an_uninterrupted_one(pan_clip, data,
+                                                                         tmp_path):
+    style = str(data / "style/starry_night.jpg")
+    reference = tmp_path / "reference.mp4"
+    proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(reference), *FAST)
+    assert proc.returncode == 0, proc.stderr
     out = tmp_path / "resumed.mp4"
-    args = [sys.executable, "-m", "stylevid", "render", str(pan_clip), "--style",
-            "skimage:coffee", "-o", str(out), "--size", str(W), "--iterations", "20",
-            "--first-iterations", "20", "--quiet"]
+    args = [sys.executable, "-m", "stylevid", "render", str(pan_clip), "--style", style,
+            "-o", str(out), *FAST]
     frames_dir = tmp_path / ".resumed.mp4.stylevid/frames"
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
@@ -81,11 +86,47 @@ def test_killed_render_resumes_and_finishes_every_frame(pan_clip, tmp_path):
     assert f"({10 - len(finished)} rendered now)" in proc.stdout
     assert {p.name: p.read_bytes() for p in finished} == before  # nothing redone
     assert len(decoded(out)[1]) == 10
+    # the resumed render is the uninterrupted one, frame for frame, byte for byte
+    uninterrupted = tmp_path / ".reference.mp4.stylevid/frames"
+    for index in range(10):
+        name = f"{index:06d}.png"
+        assert (frames_dir / name).read_bytes() == (uninterrupted / name).read_bytes(), name
     # changed settings are refused, the finished work is kept
-    proc = run_cli("render", str(pan_clip), "--style", "skimage:coffee", "-o", str(out),
-                   "--size", str(W), "--iterations", "21", "--quiet")
+    proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(out),
+                   *FAST[:-2], "--iterations", "13", "--quiet")
     assert proc.returncode == 2 and "other settings" in proc.stderr and "params" in proc.stderr
     assert out.exists()
+    # another encoding quality re-encodes the finished frames without rendering any
+    proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(out), *FAST,
+                   "--crf", "30")
+    assert proc.returncode == 0 and "(0 rendered now)" in proc.stdout, proc.stderr
+
+
+def test_multi_pass_alternates_direction_and_passes_can_be_added(pan_clip, data, tmp_path):
+    style = str(data / "style/starry_night.jpg")
+    out = tmp_path / "passes.mp4"
+    work = tmp_path / ".passes.mp4.stylevid"
+    proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(out), *FAST,
+                   "--passes", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "(20 rendered now)" in proc.stdout
+    assert len(list((work / "pass2").glob("*.png"))) == 10
+    # a third pass continues the finished render: only its 10 frames are rendered
+    proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(out), *FAST,
+                   "--passes", "3")
+    assert proc.returncode == 0 and "(10 rendered now)" in proc.stdout, proc.stderr
+    passes = {k: [read_image(work / folder / f"{i:06d}.png") for i in range(10)]
+              for k, folder in ((1, "frames"), (2, "pass2"), (3, "pass3"))}
+    # every pass changed every frame, and the output holds the last pass
+    for k in (2, 3):
+        assert all((a != b).any() for a, b in zip(passes[k], passes[k - 1], strict=True))
+    info, frames = decoded(out)
+    assert len(frames) == 10
+    gaps = {k: np.abs(frames[5].astype(float) - passes[k][5]).mean() for k in passes}
+    assert gaps[3] < min(gaps[1], gaps[2]), gaps
+    flow, mask = pan_flow(W, H, STEP)
+    errors = {k: warping_error(passes[k], [flow] * 9, [mask] * 9) for k in passes}
+    assert errors[3] < errors[1], errors
 
 
 def test_real_clip_renders_end_to_end_to_a_frame_folder(data, tmp_path):
@@ -99,11 +140,31 @@ def test_real_clip_renders_end_to_end_to_a_frame_folder(data, tmp_path):
     assert read_image(pictures[0]).shape == (36, 64, 3)
 
 
-def test_eval_command_reports_lower_error_for_a_still_video(pan_clip, tmp_path):
-    proc = run_cli("eval", str(pan_clip), "--reference", str(pan_clip))
+def _write_flo(path, flow):
+    with open(path, "wb") as handle:
+        np.array([202021.25], np.float32).tofile(handle)
+        np.array([flow.shape[1], flow.shape[0]], np.int32).tofile(handle)
+        flow.astype(np.float32).tofile(handle)
+
+
+def test_eval_reports_per_frame_quality_and_plots(pan_clip, tmp_path):
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    forward = np.zeros((H, W, 2), np.float32)
+    forward[..., 0] = -STEP
+    for index in range(9):
+        _write_flo(truth / f"{index:03d}.flo", forward)
+    plot = tmp_path / "curves.png"
+    proc = run_cli("eval", str(pan_clip), "--reference", str(pan_clip), "--flow-truth",
+                   str(truth), "--plot", str(plot), "--per-frame")
     assert proc.returncode == 0, proc.stderr
-    value = float(proc.stdout.split()[2])
-    assert 0 <= value < 1e-3  # the original is perfectly consistent with its own flow
+    rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines() if line}
+    # the original is consistent with its own flow, and with the exact flow of the pan
+    assert 0 <= float(rows["warping"][0]) < 1e-3
+    assert 0 <= float(rows["warping_truth"][0]) < 1e-3
+    assert "sharpness" in rows and len([r for r in rows if r.isdigit()]) == 10
+    assert "1.000 over the clip" in proc.stdout  # the original against itself
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize("make,message", [
