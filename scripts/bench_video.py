@@ -107,10 +107,9 @@ def main() -> None:
     machine = (f"{cpu_model()}, {args.threads} threads, torch {torch.__version__}, "
                f"precision {resolve_precision(params.precision, stylizer.device)}")
     print(machine, flush=True)
-    results_path = RESULTS / "video_quality.json"
-    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    results["machine"] = machine
     for clip, (path, truth) in make_clips(work, args.clips.split(","), args.size).items():
+        results_path = RESULTS / f"video_quality_{clip}.json"
+        results = {"machine": machine, "size": args.size}
         reports: dict[str, ClipReport] = {}
         for mode in args.modes.split(","):
             options = RenderOptions(**MODES[mode])
@@ -130,12 +129,12 @@ def main() -> None:
                 "series": report.series(),
                 "drift": float(np.abs(colours[-1] - colours[0]).max()),
             }
-            results.setdefault(clip, {})[mode] = entry
+            results[mode] = entry
             print(clip, mode, f"{seconds:.0f} s, {counter.count} iterations",
                   json.dumps(entry["summary"]), f"drift {entry['drift']:.2f}", flush=True)
             results_path.write_text(json.dumps(results, indent=1))
         plot_clip(clip, reports, truth is not None)
-    write_markdown(results)
+    write_markdown()
 
 
 def plot_clip(clip: str, reports: dict[str, ClipReport], exact: bool) -> None:
@@ -164,8 +163,12 @@ def plot_clip(clip: str, reports: dict[str, ClipReport], exact: bool) -> None:
     plt.close(fig)
 
 
-def write_markdown(results: dict) -> None:
-    lines = [f"# Video quality along long clips ({results['machine']})", "",
+def write_markdown() -> None:
+    """scripts/results/video_quality.md from every clip's JSON."""
+    by_clip = {path.stem.removeprefix("video_quality_"): json.loads(path.read_text())
+               for path in sorted(RESULTS.glob("video_quality_*.json"))}
+    machines = sorted({f"{r['machine']}, {r['size']} px" for r in by_clip.values()})
+    lines = [f"# Video quality along long clips ({'; '.join(machines)})", "",
              "Decoded H.264 outputs; `stylevid render` defaults (150 iterations per later "
              "frame, 500 for a shot's first, early stop) except the mode. Warping error under "
              "the exact flow where known (pan, static), else DIS flow of the original. "
@@ -174,9 +177,8 @@ def write_markdown(results: dict) -> None:
              "| vs independent | sharpness vs independent (clip / last quarter) "
              "| style loss vs independent | drift (max mean-colour change, /255) |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for clip, modes in results.items():
-        if clip == "machine":
-            continue
+    for clip, result in by_clip.items():
+        modes = {k: v for k, v in result.items() if k not in ("machine", "size")}
         base = modes.get("independent")
         for mode, entry in modes.items():
             s = entry["summary"]

@@ -23,7 +23,7 @@ from .imageio import to_tensor
 from .motion import Motion, MotionCache, MotionPrefetcher
 from .objective import PixelAnchor
 from .still import finish
-from .temporal import consistent_fraction, fill_holes, long_term_weights
+from .temporal import consistent_fraction, long_term_weights
 from .video import FRAME_SUFFIXES, VideoInfo, encode, output_size, probe, read_frames
 from .workdir import WorkDir, file_digest
 
@@ -109,7 +109,6 @@ def _frames_ahead(frames: Iterator[np.ndarray], done: int, prefetch: MotionPrefe
 
 Neighbour = tuple[np.ndarray, Motion]  # a stylized neighbour frame, this frame's motion to it
 
-
 class VideoRenderer:
     """Stylizes the frames of one video (or one part of it) with temporal consistency."""
 
@@ -151,7 +150,8 @@ class VideoRenderer:
             warped = [motion.warp(image) for image, motion in neighbours]
             nearest, weights = warped[0], neighbours[0][1].weights
             if previous is None:
-                start = fill_holes(nearest, weights)
+                start = _composite(warped, [motion.weights for _, motion in neighbours],
+                                   content)
             else:
                 blend = (o.blend_weight * weights)[..., None]
                 start = np.round((previous + blend * nearest) / (1.0 + blend)).astype(np.uint8)
@@ -168,6 +168,21 @@ class VideoRenderer:
                                        anchors=anchors, iterations=p.iterations,
                                        sizes=[max(content.shape)], on_step=on_step)
         return finish(result.image, content, p), result.losses[-1]
+
+
+def _composite(warped: Sequence[np.ndarray], weights: Sequence[np.ndarray],
+               content: np.ndarray) -> np.ndarray:
+    """Each pixel from the first warped neighbour that is reliable there (weight >= 0.5);
+    what none covers (disocclusions, pixels entering the frame) starts like an independent
+    frame, from the content."""
+    start = warped[0].copy()
+    covered = weights[0] >= 0.5
+    for image, weight in zip(warped[1:], weights[1:], strict=True):
+        take = ~covered & (weight >= 0.5)
+        start[take] = image[take]
+        covered |= take
+    start[~covered] = content[~covered]
+    return start
 
 
 @dataclass

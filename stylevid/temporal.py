@@ -110,12 +110,3 @@ def warping_error(frames: Sequence[np.ndarray], backward_flows: Sequence[np.ndar
         squared = ((current - previous) ** 2).sum(-1)
         errors.append((mask * squared).sum() / max(mask.sum(), 1.0))
     return float(np.mean(errors)) if errors else 0.0
-
-
-def fill_holes(image: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Fill pixels with weight 0 (disoccluded, out of frame) from their surroundings, so a
-    warped frame makes a sensible starting point for the next optimisation."""
-    holes = (weights < 0.5).astype(np.uint8)
-    if not holes.any():
-        return image
-    return cv2.inpaint(image, holes, 3, cv2.INPAINT_TELEA)

@@ -5,7 +5,6 @@ from stylevid.flow import compute_flow, read_flo, warp
 from stylevid.synthetic import pan_flow, pan_frames
 from stylevid.temporal import (
     consistency_weights,
-    fill_holes,
     long_term_weights,
     reliability,
     warping_error,
@@ -165,13 +164,3 @@ def test_dis_flow_on_middlebury_ground_truth(data):
     assert err_warp < 0.35 * err_none
     farneback = compute_flow(first, second, "farneback")
     assert np.linalg.norm(farneback - np.nan_to_num(truth), axis=-1)[known].mean() < 1.0
-
-
-def test_fill_holes_changes_only_holes():
-    image = np.full((10, 10, 3), 100, np.uint8)
-    image[:, :3] = 0
-    weights = np.ones((10, 10), np.float32)
-    weights[:, :3] = 0
-    filled = fill_holes(image, weights)
-    np.testing.assert_array_equal(filled[:, 3:], image[:, 3:])
-    assert filled[:, :3].min() > 50
