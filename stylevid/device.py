@@ -31,13 +31,28 @@ def resolve_device(name: str = "auto") -> torch.device:
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
 def has_fast_bf16(device: torch.device) -> bool:
-    """Whether ``device`` runs bfloat16 convolutions natively (CUDA bf16, or CPU AMX tiles)."""
+    """Whether ``device`` runs bfloat16 convolutions natively: CUDA with bf16, or a CPU with
+    AMX tiles or AVX-512 BF16 dot products (oneDNN). Without either, oneDNN emulates bf16:
+    on an AVX2-only EPYC one 128x96 iteration took 10.1 s in bf16 against 0.23 s in fp32."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
+    if device.type == "cpu" and torch.backends.mkldnn.is_available():
         amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-        return bool(amx and amx() and torch.backends.mkldnn.is_available())
+        return bool(amx and amx()) or "avx512_bf16" in cpu_flags()
     return False
 
 
