@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -42,18 +43,50 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text}") from exc
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
+    return value
+
+
 def _non_negative(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
+    value = _finite(text)
+    if value < 0:
         raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, not {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _finite(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
+    return value
+
+
+def _crf(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 51:
+        raise argparse.ArgumentTypeError(f"must be an H.264 quality from 0 to 51, not {text}")
     return value
 
 
 def _floats(text: str) -> tuple[float, ...]:
     try:
-        return tuple(float(v) for v in text.split(","))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas: {text}") from exc
+        return tuple(_non_negative(v) for v in text.split(","))
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers >= 0 separated by commas: {text}") from exc
 
 
 def _layers(text: str) -> tuple[str, ...]:
@@ -91,14 +124,15 @@ def add_style_options(parser: argparse.ArgumentParser, *, size: int) -> None:
                    help=f"VGG layers for the style loss (default {','.join(STYLE_LAYERS)})")
     g.add_argument("--style-layer-weights", type=_floats, metavar="W1,W2,...",
                    help="relative weight of each style layer (default: equal)")
-    g.add_argument("--style-scale", type=float, default=d.style_scale,
+    g.add_argument("--style-scale", type=_positive, default=d.style_scale,
                    help="size of the style picture relative to the output (default 1.0); "
                         "smaller = finer brush strokes")
     g.add_argument("--pooling", choices=("avg", "max"), default=d.pooling,
                    help="VGG pooling (default avg, as in Gatys et al.)")
     g.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer,
                    help="optimizer (default lbfgs)")
-    g.add_argument("--lr", type=float, help="learning rate (default 1.0 for lbfgs, 0.02 for adam)")
+    g.add_argument("--lr", type=_positive,
+                   help="learning rate (default 1.0 for lbfgs, 0.02 for adam)")
     g.add_argument("--tolerance", type=_non_negative, default=d.tolerance,
                    help="stop a scale early when the loss improves by less than this fraction "
                         f"per iteration (default {d.tolerance:g}; 0 = never)")
@@ -259,10 +293,6 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from .video_regions import regions_source
 
     params = params_from_args(args)
-    if not args.temporal_weight >= 0 or args.temporal_weight == float("inf"):
-        raise UserError("--temporal-weight must be a finite number >= 0")
-    if not 0 <= args.blend_weight < float("inf"):
-        raise UserError("--blend-weight must be a finite number >= 0")
     options = RenderOptions(
         first_iterations=args.first_iterations, temporal_weight=args.temporal_weight,
         long_term=args.long_term, passes=args.passes, temporal_from_pass=args.temporal_from_pass,
@@ -495,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
                    default=RenderOptions.first_iterations,
                    help="iterations for the first frame of each shot (default %(default)s); "
                         "--iterations applies to the following frames (default 150)")
-    v.add_argument("--temporal-weight", type=float, default=RenderOptions.temporal_weight,
+    v.add_argument("--temporal-weight", type=_non_negative, default=RenderOptions.temporal_weight,
                    help="weight of the temporal loss (default %(default)g); 0 = stylize every "
                         "frame independently")
     v.add_argument("--long-term", action="store_true",
@@ -510,21 +540,22 @@ def build_parser() -> argparse.ArgumentParser:
                    default=RenderOptions.temporal_from_pass, metavar="K",
                    help="use the temporal loss from pass K on (Ruder's use_temporalLoss_after; "
                         "default %(default)s)")
-    v.add_argument("--blend-weight", type=float, default=RenderOptions.blend_weight,
+    v.add_argument("--blend-weight", type=_non_negative, default=RenderOptions.blend_weight,
                    help="weight of the warped neighbour in a later pass's starting image "
                         "(Ruder's blendWeight; default %(default)g: an equal blend)")
     v.add_argument("--flow", choices=("dis", "farneback"), default="dis",
                    help="OpenCV optical flow (default dis)")
     v.add_argument("--flow-preset", choices=("ultrafast", "fast", "medium"), default="medium",
                    help="DIS preset (default medium)")
-    v.add_argument("--cut-threshold", type=float, default=RenderOptions.cut_threshold,
+    v.add_argument("--cut-threshold", type=_fraction, default=RenderOptions.cut_threshold,
                    help="a frame whose consistent-motion fraction is below this starts a new "
                         "shot (default %(default)g)")
     v.add_argument("--start", type=_non_negative, help="start at this second")
-    v.add_argument("--duration", type=_non_negative, help="render this many seconds")
-    v.add_argument("--fps", type=float, default=25.0,
+    v.add_argument("--duration", type=_positive, help="render this many seconds")
+    v.add_argument("--fps", type=_positive, default=25.0,
                    help="frame rate of a frame-folder input (default 25)")
-    v.add_argument("--crf", type=int, default=18, help="H.264 quality, lower = better (default 18)")
+    v.add_argument("--crf", type=_crf, default=18,
+                   help="H.264 quality from 0 to 51, lower = better (default 18)")
     v.add_argument("--work-dir", help="folder for finished frames and flow (default: "
                                       "'.OUTPUT.stylevid' beside the output)")
     _add_region_options(p, video=True)
@@ -577,7 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", required=True, help="the original video (for the flow)")
     p.add_argument("--size", type=_positive_int, help="compare at this longest side")
     p.add_argument("--start", type=_non_negative, help="start of the original that was rendered")
-    p.add_argument("--duration", type=_non_negative, help="length of the original rendered")
+    p.add_argument("--duration", type=_positive, help="length of the original rendered")
     p.add_argument("--flow-truth", metavar="FLO",
                    help="ground-truth forward flow: a .flo file or a folder of them (frame i "
                         "to i+1, in name order)")

@@ -22,6 +22,12 @@ def check_writable(path: Path) -> None:
         raise UserError(f"cannot write {path}: it is a folder")
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
@@ -33,6 +39,13 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}",
                                     dir=path.parent)
+    # mkstemp makes the file private (0600); give it the mode a plain open() would (the
+    # umask's), or that of the file it replaces.
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        mode = 0o666 & ~_umask()
+    os.fchmod(fd, mode)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -199,3 +199,44 @@ def test_zero_frame_video_exits_2(tmp_path):
             "color=c=red:s=32x32:r=10", "-t", "0", "-c:v", "libx264", str(empty)], check=True)
     proc = run_cli("render", str(empty), "--style", "skimage:coffee", "-o", str(tmp_path / "o.mp4"))
     assert proc.returncode == 2 and ("no video stream" in proc.stderr or "no frames" in proc.stderr)
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("--style-weights", "nan", "numbers >= 0"),
+    ("--content-weight", "inf", "finite"),
+    ("--style-scale", "nan", "finite"),
+    ("--temporal-weight", "nan", "finite"),
+    ("--blend-weight", "-1", ">= 0"),
+    ("--duration", "0", "> 0"),
+    ("--crf", "99", "0 to 51"),
+    ("--fps", "-5", "> 0"),
+    ("--cut-threshold", "2", "between 0 and 1"),
+    ("--passes", "0", "positive integer"),
+])
+def test_nonsense_numbers_are_refused_before_any_work(tmp_path, capsys, option, value,
+                                                      message):
+    from stylevid.cli import main
+
+    out = tmp_path / "o.mp4"
+    code = main(["render", "missing.mp4", "--style", "missing.jpg", "-o", str(out),
+                 option, value])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and option in err, err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    import os
+
+    from stylevid.imageio import write_image
+
+    old = os.umask(0o022)
+    try:
+        target = tmp_path / "image.png"
+        write_image(target, np.zeros((4, 4, 3), np.uint8))
+        assert target.stat().st_mode & 0o777 == 0o644
+        target.chmod(0o640)  # an existing file keeps its mode when replaced
+        write_image(target, np.ones((4, 4, 3), np.uint8))
+        assert target.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
