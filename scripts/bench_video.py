@@ -1,14 +1,16 @@
 """Video quality along long clips: independent frames, single pass and multi-pass at the
 default budget, measured on the decoded output files.
 
-Clips: a 48-frame camera pan over tubingen.jpg (exact flow known: 2 px a frame), a static
-scene (60 identical frames of golden_gate.jpg: any change is drift), and the real 200-frame
-clip ../shared/data/video/bedroom/bedroom.mp4. Every render goes through the same pipeline
-as ``stylevid render`` (work folder, H.264 output); only ``--temporal-weight 0`` (independent
-frames) and ``--passes`` differ from the defaults, and the size is small.
+Clips (``--frames``, 48 by default): a camera pan over tubingen.jpg (exact flow known: 2 px
+a frame), a static scene (identical frames of golden_gate.jpg: any change is drift), and the
+real clip ../shared/data/video/bedroom/bedroom.mp4 (200 frames; its first ``--frames``).
+Every render goes through the same pipeline as ``stylevid render`` (work folder, H.264
+output); only ``--temporal-weight 0`` (independent frames) and ``--passes`` differ from the
+defaults, and the size is small.
 
-    python scripts/bench_video.py --clips pan,static,bedroom --size 96
-Results: scripts/results/video_quality.{json,md} and one PNG of per-frame curves per clip.
+    python scripts/bench_video.py --clips pan,static,bedroom --size 64 --frames 48
+Results: scripts/results/video_quality.md, and per clip a JSON file and a PNG of the
+per-frame curves.
 """
 
 from __future__ import annotations
@@ -46,25 +48,29 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def make_clips(folder: Path, names: list[str], size: int) -> dict[str, tuple[Path, list]]:
-    """Each clip with its ground-truth forward flows (None when unknown)."""
-    clips: dict[str, tuple[Path, list]] = {}
+def make_clips(folder: Path, names: list[str], size: int,
+               frames: int) -> dict[str, tuple[Path, list | None, float | None]]:
+    """Each clip with its ground-truth forward flows (None when unknown) and the duration
+    to render (None: all of it)."""
+    clips: dict[str, tuple[Path, list | None, float | None]] = {}
     width, height = size, size * 2 // 3
     if "pan" in names:
         photo = read_image(DATA / "content/tubingen.jpg")
         path = folder / "pan.mp4"
-        write_clip(pan_frames(photo, 48, width, height, PAN_STEP), path, audio=False)
+        write_clip(pan_frames(photo, frames, width, height, PAN_STEP), path, audio=False)
         forward = np.zeros((height, width, 2), np.float32)
         forward[..., 0] = -PAN_STEP  # frame t-1 at x is frame t at x - 2
-        clips["pan"] = (path, [forward] * 47)
+        clips["pan"] = (path, [forward] * (frames - 1), None)
     if "static" in names:
         photo = read_image(DATA / "content/golden_gate.jpg")
         still = pan_frames(photo, 1, width, height, 0)[0]
         path = folder / "static.mp4"
-        write_clip([still] * 60, path, audio=False)
-        clips["static"] = (path, [np.zeros((height, width, 2), np.float32)] * 59)
-    if "bedroom" in names:
-        clips["bedroom"] = (DATA / "video/bedroom/bedroom.mp4", None)
+        write_clip([still] * frames, path, audio=False)
+        clips["static"] = (path, [np.zeros((height, width, 2), np.float32)] * (frames - 1),
+                           None)
+    if "bedroom" in names:  # 30 fps
+        clips["bedroom"] = (DATA / "video/bedroom/bedroom.mp4", None,
+                            None if frames >= 200 else frames / 30)
     return clips
 
 
@@ -94,6 +100,8 @@ def main() -> None:
     parser.add_argument("--clips", default="pan,static,bedroom")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--frames", type=int, default=48,
+                        help="frames of each clip (the bedroom clip has 200)")
     parser.add_argument("--work", default="/tmp/stylevid-bench-video")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -107,12 +115,13 @@ def main() -> None:
     machine = (f"{cpu_model()}, {args.threads} threads, torch {torch.__version__}, "
                f"precision {resolve_precision(params.precision, stylizer.device)}")
     print(machine, flush=True)
-    for clip, (path, truth) in make_clips(work, args.clips.split(","), args.size).items():
+    clips = make_clips(work, args.clips.split(","), args.size, args.frames)
+    for clip, (path, truth, duration) in clips.items():
         results_path = RESULTS / f"video_quality_{clip}.json"
         results = {"machine": machine, "size": args.size}
         reports: dict[str, ClipReport] = {}
         for mode in args.modes.split(","):
-            options = RenderOptions(**MODES[mode])
+            options = RenderOptions(duration=duration, **MODES[mode])
             out = work / f"{clip}-{mode.split()[0]}.mp4"
             counter = IterationCounter()
             began = time.perf_counter()
@@ -120,7 +129,7 @@ def main() -> None:
                                    regions_for=lambda _i, _c: regions,
                                    on_step=counter)
             seconds = time.perf_counter() - began
-            report = evaluate_clip(out, path, truth=truth, losses=meter)
+            report = evaluate_clip(out, path, truth=truth, losses=meter, duration=duration)
             reports[mode] = report
             colours = mean_colours(out)
             entry = {
