@@ -29,7 +29,7 @@ from .render import RenderOptions
 from .still import StyleSpec
 
 JOB_MANIFEST = "stylevid-job.json"
-_RUN_KEYS = {"workers", "chunk_frames", "overlap", "address"}
+_RUN_KEYS = {"workers", "chunk_frames", "blend", "address"}
 _STYLE_KEYS = {f.name for f in fields(StyleParams)}
 _RENDER_KEYS = {f.name for f in fields(RenderOptions)}
 
@@ -72,6 +72,8 @@ def _params(raw: dict[str, Any]) -> tuple[StyleParams, RenderOptions, dict[str, 
         check_precision(params.precision)
     except UserError as exc:
         raise UserError(f"job params: {exc}") from None
+    if render.get("passes", 1) != 1:
+        raise UserError("job params: passes other than 1 are not supported on Ray yet")
     render.setdefault("first_iterations", max(params.iterations, 2 * params.iterations))
     return params, RenderOptions(**render), {k: raw[k] for k in raw if k in _RUN_KEYS}
 
