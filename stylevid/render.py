@@ -297,6 +297,7 @@ def refine_pass(
     done: dict[int, np.ndarray] = {}
     rendered = 0
     for position, index in enumerate(order):
+        done.pop(index - step * (max(LONG_TERM) + 1), None)
         if work.frame_path(index, pass_index).is_file():
             done[index] = work.read_frame(index, pass_index)
             continue
@@ -312,7 +313,6 @@ def refine_pass(
             previous=previous, temporal=_temporal(pass_index, options), on_step=on_step)
         work.write_frame(index, image, pass_index)
         done[index] = image
-        done.pop(index - step * (max(LONG_TERM) + 1), None)
         rendered += 1
         if on_frame is not None:
             on_frame(position, count, loss)
@@ -363,12 +363,15 @@ def render_video(
     rendered = result.rendered
     if options.passes > 1:
         contents = list(read_frames(source, info, *size, options.start, options.duration))
+        # Regions carried along the flow are built frame after frame, so build them in order
+        # once; backward passes then look them up.
+        regions = [regions_for(i, content) for i, content in enumerate(contents)]
         for pass_index in range(2, options.passes + 1):
             if on_pass is not None:
                 on_pass(pass_index)
             rendered += refine_pass(pass_index, contents, work, renderer,
-                                    regions_for=regions_for, on_frame=on_frame,
-                                    on_step=on_step)
+                                    regions_for=lambda i, _content: regions[i],
+                                    on_frame=on_frame, on_step=on_step)
     write_output(work, result.frames, output, source, info, options, options.passes)
     return RenderSummary(frames=result.frames, rendered=rendered, cuts=result.cuts,
                          seconds=time.monotonic() - began)
