@@ -93,7 +93,7 @@ def test_killed_render_resumes_to_the_same_frames_as_an_uninterrupted_one(pan_cl
         assert (frames_dir / name).read_bytes() == (uninterrupted / name).read_bytes(), name
     # changed settings are refused, the finished work is kept
     proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(out),
-                   *FAST[:-2], "--iterations", "13", "--quiet")
+                   *FAST, "--iterations", "13")
     assert proc.returncode == 2 and "other settings" in proc.stderr and "params" in proc.stderr
     assert out.exists()
     # another encoding quality re-encodes the finished frames without rendering any
