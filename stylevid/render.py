@@ -129,9 +129,9 @@ class VideoRenderer:
 
         ``neighbours`` are already stylized frames, closest first (the previous frame, then
         2 and 4 back with long-term consistency), with this frame's motion towards each.
-        Without ``previous`` (the first pass) the frame starts from the nearest neighbour
-        warped here, disocclusions filled, or, with no neighbour (a shot's first frame),
-        fresh and coarse-to-fine. With ``previous`` (this frame's result of the last pass)
+        Without ``previous`` (the first pass) the frame starts from the neighbours warped
+        here (pixels none covers from the content), or, with no neighbour (a shot's first
+        frame), fresh and coarse-to-fine. With ``previous`` (this frame's result of the last pass)
         it starts from Ruder's blend ``(previous + δ c ω) / (1 + δ c)`` of that result and
         the nearest neighbour warped here. ``temporal`` adds the temporal loss towards the
         warped neighbours with Ruder's weights; ``extra_anchors`` pull the frame towards
