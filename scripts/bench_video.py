@@ -119,6 +119,8 @@ def main() -> None:
     for clip, (path, truth, duration) in clips.items():
         results_path = RESULTS / f"video_quality_{clip}.json"
         results = {"machine": machine, "size": args.size}
+        if results_path.is_file():  # other modes measured earlier, by another run
+            results = {**json.loads(results_path.read_text()), **results}
         reports: dict[str, ClipReport] = {}
         for mode in args.modes.split(","):
             options = RenderOptions(duration=duration, **MODES[mode])
@@ -138,6 +140,8 @@ def main() -> None:
                 "series": report.series(),
                 "drift": float(np.abs(colours[-1] - colours[0]).max()),
             }
+            if results_path.is_file():
+                results = {**json.loads(results_path.read_text()), **results}
             results[mode] = entry
             print(clip, mode, f"{seconds:.0f} s, {counter.count} iterations",
                   json.dumps(entry["summary"]), f"drift {entry['drift']:.2f}", flush=True)
