@@ -120,12 +120,20 @@ def ray_local():
 
 def _kill_a_worker_when(frames_dir: Path, killed: list) -> None:
     import psutil
+    import ray
 
+    # only the workers of the Ray instance this test started: its raylet's descendants
+    node = ray._private.worker.global_worker.node
+    raylet = psutil.Process(node.all_processes["raylet"][0].process.pid)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if any(len(list(d.glob("frames/*.png"))) >= 2 for d in frames_dir.glob("*")):
-            for process in psutil.process_iter(["cmdline"]):
-                if "ChunkWorker" in " ".join(process.info["cmdline"] or []):
+            for process in raylet.children(recursive=True):
+                try:
+                    command = " ".join(process.cmdline())
+                except psutil.Error:  # exited meanwhile
+                    continue
+                if "ChunkWorker" in command:
                     os.kill(process.pid, signal.SIGKILL)
                     killed.append(process.pid)
                     return
