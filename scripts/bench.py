@@ -33,11 +33,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from stylevid.config import StyleParams
-from stylevid.device import has_fast_bf16, resolve_precision
+from stylevid.config import LAYER_NAMES, StyleParams
+from stylevid.device import cpu_description, has_fast_bf16, resolve_precision
 from stylevid.engine import Region, StyleImage, Stylizer
 from stylevid.imageio import read_image, resize_longest, resize_to, to_tensor
-from stylevid.vgg import LAYER_NAMES, load_weights, preprocess
+from stylevid.vgg import load_weights, preprocess
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -322,7 +322,8 @@ def bench_time_to_target(size, params, style, device, reference_iterations,
 
 
 def bench_video(size: int, params: StyleParams, device: torch.device, frames: int) -> dict:
-    from stylevid.render import RenderOptions, render_video
+    from stylevid.config import RenderOptions
+    from stylevid.render import render_video
     from stylevid.synthetic import pan_frames, write_clip
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -412,16 +413,7 @@ def markdown(result: dict) -> str:
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        text = cpuinfo.read_text()
-        names = [line.split(":", 1)[1].strip() for line in text.splitlines()
-                 if line.startswith("model name")]
-        model = names[0] if names else model
-        if "amx_bf16" in text:
-            model += " with AMX"
-    return f"{model} CPU"
+    return cpu_description()
 
 
 def main() -> None:
@@ -447,6 +439,8 @@ def main() -> None:
         write_results(result, args.tag or args.device)
         return
     device = torch.device(args.device)
+    print(f"device: {device_name(device)}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads", flush=True)
     params = StyleParams()
     style = read_image(DATA / "style/starry_night.jpg")
     precisions = ["fp32"] + (["bf16"] if has_fast_bf16(device) else [])

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,12 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stylevid.config import StyleParams
-from stylevid.device import resolve_precision
+from stylevid.config import RenderOptions, StyleParams
+from stylevid.device import cpu_description, resolve_precision
 from stylevid.engine import Region, StyleImage, Stylizer
 from stylevid.evaluate import ClipReport, LossMeter, evaluate_clip
 from stylevid.imageio import read_image
-from stylevid.render import RenderOptions, render_video
+from stylevid.render import render_video
 from stylevid.synthetic import pan_frames, write_clip
 from stylevid.video import probe, read_frames
 
@@ -39,13 +38,6 @@ DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "scripts" / "results"
 STYLE = DATA / "style" / "starry_night.jpg"
 PAN_STEP = 2
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def make_clips(folder: Path, names: list[str], size: int,
@@ -112,7 +104,7 @@ def main() -> None:
     stylizer = Stylizer(params)
     meter = LossMeter(read_image(STYLE))
     regions = [Region(None, (StyleImage(read_image(STYLE)),))]
-    machine = (f"{cpu_model()}, {args.threads} threads, torch {torch.__version__}, "
+    machine = (f"{cpu_description()}, {args.threads} threads, torch {torch.__version__}, "
                f"precision {resolve_precision(params.precision, stylizer.device)}")
     print(machine, flush=True)
     clips = make_clips(work, args.clips.split(","), args.size, args.frames)

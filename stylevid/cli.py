@@ -3,30 +3,47 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from torch import Tensor
 from tqdm import tqdm
 
-from .color import COLOR_MODES
-from .config import CONTENT_LAYERS, STYLE_LAYERS, StyleParams
-from .device import PRECISIONS
-from .engine import Region
+from .config import (
+    COLOR_MODES,
+    CONTENT_LAYERS,
+    FLOW_METHODS,
+    FLOW_PRESETS,
+    OPTIMIZERS,
+    POOLINGS,
+    PRECISIONS,
+    STYLE_LAYERS,
+    VIDEO_ITERATIONS,
+    VIDEO_SIZE,
+    ConfigError,
+    RayOptions,
+    RegionSpec,
+    RenderOptions,
+    StyleParams,
+    StyleSpec,
+)
 from .errors import UserError
-from .render import RenderOptions
-from .still import StyleSpec
-from .vgg import LAYER_NAMES
+
+if TYPE_CHECKING:  # the engine (and torch) load only when a command runs
+    import torch
+    from torch import Tensor
+
 
 DEMO_CONTENT = "skimage:chelsea"
-DEMO_STYLE = "skimage:immunohistochemistry"
+DEMO_STYLE = "builtin:swirls"  # stylevid.painting.brush_painting
 # A sketch is mostly white paper: a weak content loss lets the reference's colours in.
 COLORIZE_CONTENT_WEIGHT = 0.2
+_REPLACED = " (replaced the earlier file)"
+# Options whose name is not the setting's field name with dashes.
+_OPTION_NAMES = {"learning_rate": "--lr", "folder_fps": "--fps", "flow_method": "--flow"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,6 +53,11 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
+def option_name(setting: str) -> str:
+    """The command-line option of a settings field (``style_weight`` -> ``--style-weight``)."""
+    return _OPTION_NAMES.get(setting, "--" + setting.replace("_", "-"))
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -43,59 +65,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _finite(text: str) -> float:
+def _seconds(text: str) -> float:
+    """A time in seconds: a finite number >= 0."""
     try:
         value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"must be a number, not {text}") from exc
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, not {text}")
     return value
 
 
-def _non_negative(text: str) -> float:
-    value = _finite(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text}")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _finite(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, not {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = _finite(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
-    return value
-
-
-def _crf(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 51:
-        raise argparse.ArgumentTypeError(f"must be an H.264 quality from 0 to 51, not {text}")
-    return value
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(_non_negative(v) for v in text.split(","))
-    except (ValueError, argparse.ArgumentTypeError) as exc:
-        raise argparse.ArgumentTypeError(
-            f"expected numbers >= 0 separated by commas: {text}") from exc
-
-
-def _layers(text: str) -> tuple[str, ...]:
-    names = tuple(v.strip() for v in text.split(",") if v.strip())
-    for name in names:
-        if name not in LAYER_NAMES:
-            raise argparse.ArgumentTypeError(
-                f"unknown VGG-19 layer {name!r} (e.g. relu1_1 ... relu5_4)")
-    return names
+def _list(text: str) -> tuple[str, ...]:
+    """Comma-separated values; the settings check each one."""
+    return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
 def add_style_options(parser: argparse.ArgumentParser, *, size: int) -> None:
@@ -104,41 +87,41 @@ def add_style_options(parser: argparse.ArgumentParser, *, size: int) -> None:
     g = parser.add_argument_group("style transfer")
     g.add_argument("--style", action="append", default=[], metavar="IMAGE",
                    help="style picture; repeat to blend several styles")
-    g.add_argument("--style-weights", type=_floats, metavar="W1,W2",
+    g.add_argument("--style-weights", type=_list, metavar="W1,W2",
                    help="blend weights of the --style pictures (default: equal)")
-    g.add_argument("--size", type=_positive_int, default=size,
+    g.add_argument("--size", default=size,
                    help=f"longest side of the output in pixels (default {size})")
-    g.add_argument("--iterations", type=_positive_int, default=d.iterations,
+    g.add_argument("--iterations", default=d.iterations,
                    help="optimizer iterations per scale (default %(default)s)")
-    g.add_argument("--seed", type=int, default=d.seed, help="random seed (noise init)")
-    g.add_argument("--content-weight", type=_non_negative, default=d.content_weight,
+    g.add_argument("--seed", default=d.seed, help="random seed (noise init)")
+    g.add_argument("--content-weight", default=d.content_weight,
                    help="weight of the content loss (default %(default)g)")
-    g.add_argument("--style-weight", type=_non_negative, default=d.style_weight,
+    g.add_argument("--style-weight", default=d.style_weight,
                    help=f"weight of the style loss (default {d.style_weight:g}); "
                         "higher = more style")
-    g.add_argument("--tv-weight", type=_non_negative, default=d.tv_weight,
+    g.add_argument("--tv-weight", default=d.tv_weight,
                    help=f"weight of the total-variation smoothing (default {d.tv_weight:g})")
-    g.add_argument("--content-layers", type=_layers, default=CONTENT_LAYERS,
+    g.add_argument("--content-layers", type=_list, default=CONTENT_LAYERS,
                    help=f"VGG layers for the content loss (default {','.join(CONTENT_LAYERS)})")
-    g.add_argument("--style-layers", type=_layers, default=STYLE_LAYERS,
+    g.add_argument("--style-layers", type=_list, default=STYLE_LAYERS,
                    help=f"VGG layers for the style loss (default {','.join(STYLE_LAYERS)})")
-    g.add_argument("--style-layer-weights", type=_floats, metavar="W1,W2,...",
+    g.add_argument("--style-layer-weights", type=_list, metavar="W1,W2,...",
                    help="relative weight of each style layer (default: equal)")
-    g.add_argument("--style-scale", type=_positive, default=d.style_scale,
+    g.add_argument("--style-scale", default=d.style_scale,
                    help="size of the style picture relative to the output (default 1.0); "
                         "smaller = finer brush strokes")
-    g.add_argument("--pooling", choices=("avg", "max"), default=d.pooling,
+    g.add_argument("--pooling", choices=POOLINGS, default=d.pooling,
                    help="VGG pooling (default avg, as in Gatys et al.)")
-    g.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer,
+    g.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer,
                    help="optimizer (default lbfgs)")
-    g.add_argument("--lr", type=_positive,
+    g.add_argument("--lr",
                    help="learning rate (default 1.0 for lbfgs, 0.02 for adam)")
-    g.add_argument("--tolerance", type=_non_negative, default=d.tolerance,
+    g.add_argument("--tolerance", default=d.tolerance,
                    help="stop a scale early when the loss improves by less than this fraction "
                         f"per iteration (default {d.tolerance:g}; 0 = never)")
     g.add_argument("--init", default=d.init,
                    help="start from 'content' (default), 'noise' or an image file")
-    g.add_argument("--scales", type=_positive_int,
+    g.add_argument("--scales",
                    help="coarse-to-fine levels, each twice the size of the previous "
                         "(default: automatic, down to about 256 px)")
     g.add_argument("--preserve-colors", choices=COLOR_MODES, default=d.preserve_colors,
@@ -149,28 +132,38 @@ def add_style_options(parser: argparse.ArgumentParser, *, size: int) -> None:
     g.add_argument("--precision", choices=PRECISIONS, default=d.precision,
                    help="VGG arithmetic: auto (default: bf16 on CUDA and on CPUs with AMX, "
                         "else fp32), fp32 or bf16; losses are always fp32")
+    g.add_argument("--threads", type=_positive_int,
+                   help="CPU threads (default: the cores not busy with other work at start)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def params_from_args(args: argparse.Namespace) -> StyleParams:
-    """The frozen parameters named by the parsed options."""
-    if args.style_layer_weights and len(args.style_layer_weights) != len(args.style_layers):
-        raise UserError(f"--style-layer-weights has {len(args.style_layer_weights)} values for "
-                        f"{len(args.style_layers)} style layers")
-    if args.style_scale <= 0:
-        raise UserError("--style-scale must be > 0")
-    init = args.init
-    if init not in ("content", "noise") and not Path(init).is_file():
-        raise UserError(f"--init must be 'content', 'noise' or an image file; not found: {init}")
+    """The checked image settings named by the parsed options."""
     return StyleParams(
         content_layers=args.content_layers, style_layers=args.style_layers,
         style_layer_weights=args.style_layer_weights, content_weight=args.content_weight,
         style_weight=args.style_weight, tv_weight=args.tv_weight, pooling=args.pooling,
         optimizer=args.optimizer, learning_rate=args.lr, iterations=args.iterations,
-        tolerance=args.tolerance, init=init, size=args.size, scales=args.scales,
+        tolerance=args.tolerance, init=args.init, size=args.size, scales=args.scales,
         style_scale=args.style_scale, preserve_colors=args.preserve_colors, seed=args.seed,
         precision=args.precision,
     )
+
+
+def render_options_from_args(args: argparse.Namespace) -> RenderOptions:
+    """The checked video settings named by the parsed options."""
+    return RenderOptions(
+        first_iterations=args.first_iterations, temporal_weight=args.temporal_weight,
+        long_term=args.long_term, passes=args.passes, temporal_from_pass=args.temporal_from_pass,
+        blend_weight=args.blend_weight, flow_method=args.flow, flow_preset=args.flow_preset,
+        cut_threshold=args.cut_threshold, start=args.start, duration=args.duration,
+        folder_fps=args.fps, crf=args.crf)
+
+
+def region_spec_from_args(args: argparse.Namespace) -> RegionSpec:
+    """The --mask / --region / --style-mask / --segment choices."""
+    return RegionSpec(masks=tuple(args.mask), rules=tuple(args.region),
+                      style_masks=tuple(args.style_mask), segments=args.segment)
 
 
 def style_specs(args: argparse.Namespace) -> list[StyleSpec]:
@@ -179,6 +172,16 @@ def style_specs(args: argparse.Namespace) -> list[StyleSpec]:
     if len(weights) != len(args.style):
         raise UserError(f"--style-weights has {len(weights)} values for {len(args.style)} styles")
     return [StyleSpec(path, w) for path, w in zip(args.style, weights, strict=True)]
+
+
+def _device(args: argparse.Namespace) -> torch.device:
+    """The torch device of ``--device``, with CPU threads set from ``--threads``."""
+    from .device import choose_threads, resolve_device
+
+    device = resolve_device(args.device)
+    if device.type == "cpu":
+        choose_threads(args.threads)
+    return device
 
 
 class IterationBar:
@@ -208,23 +211,15 @@ class IterationBar:
 
 
 def _cmd_stylize(args: argparse.Namespace) -> int:
-    from .device import resolve_device
+    import numpy as np
+
     from .imageio import to_array, write_image
-    from .regions import build_regions, preview_sheet
+    from .regions import preview_sheet
     from .still import stylize_still
 
     params = params_from_args(args)
-    device = resolve_device(args.device)
+    device = _device(args)
     output = Path(args.output)
-    labels: list[np.ndarray | None] = [None]
-
-    def regions_for(content: np.ndarray) -> list[Region]:
-        regions, labels[0] = build_regions(
-            content, params, style_specs(args), masks=args.mask, rules=args.region,
-            style_masks=args.style_mask,
-            segments=args.segment, labels_out=output.with_suffix(".regions.png"))
-        return regions
-
     snapshot = None
     if args.snapshot_every:
         stem = output.with_suffix("")
@@ -235,16 +230,18 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
 
     bar = IterationBar(params.iterations * len(params.scale_sizes()), quiet=args.quiet,
                        desc="stylize", snapshot=snapshot)
+    replaced = output.is_file()
     try:
-        content, result = stylize_still(args.content, regions_for, output, params, device,
-                                        on_step=bar)
+        result = stylize_still(args.content, style_specs(args), output, params, device,
+                               regions=region_spec_from_args(args), on_step=bar)
     finally:
         bar.close()
-    print(f"wrote {output}")
+    print(f"wrote {output}{_REPLACED if replaced else ''}")
     if args.preview:
-        sheet = preview_sheet(content, labels[0] if labels[0] is not None else
-                              np.zeros(content.shape[:2], np.int32), result)
-        write_image(output.with_suffix(".preview.png"), sheet)
+        labels = result.labels if result.labels is not None else \
+            np.zeros(result.content.shape[:2], np.int32)
+        write_image(output.with_suffix(".preview.png"),
+                    preview_sheet(result.content, labels, result.image))
         print(f"wrote {output.with_suffix('.preview.png')}")
     return 0
 
@@ -287,39 +284,30 @@ class FrameBar:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from .device import resolve_device
-    from .engine import Stylizer
-    from .render import RenderOptions, render_video
-    from .video_regions import regions_source
+    from .api import render_video
 
     params = params_from_args(args)
-    options = RenderOptions(
-        first_iterations=args.first_iterations, temporal_weight=args.temporal_weight,
-        long_term=args.long_term, passes=args.passes, temporal_from_pass=args.temporal_from_pass,
-        blend_weight=args.blend_weight, flow_method=args.flow, flow_preset=args.flow_preset,
-        cut_threshold=args.cut_threshold, start=args.start, duration=args.duration,
-        folder_fps=args.fps, crf=args.crf)
+    options = render_options_from_args(args)
     specs = style_specs(args)
     if args.workers or args.ray_address:
         if args.passes > 1:
             raise UserError("--passes > 1 is not supported with --workers yet")
         return _render_on_ray(args, params, options, specs)
-    device = resolve_device(args.device)
+    device = _device(args)
     output = Path(args.output)
-    stylizer = Stylizer(params, device)
-    regions_for, extra = regions_source(args, specs, params)
+    replaced = output.is_file()
     bar = FrameBar(quiet=args.quiet)
     try:
         summary = render_video(
-            args.input, output, [s.path for s in specs], stylizer,
-            options, regions_for=regions_for,
-            work_dir=Path(args.work_dir) if args.work_dir else None, manifest_extra=extra,
+            args.input, specs, output, params=params, options=options,
+            regions=region_spec_from_args(args), work_dir=args.work_dir, device=device,
             on_frame=bar.frame, on_step=bar.step,
             on_pass=bar.start_pass if options.passes > 1 else None)
     finally:
         bar.close()
     cuts = f", new shots at frames {summary.cuts}" if summary.cuts else ""
-    print(f"wrote {output}: {summary.frames} frames ({summary.rendered} rendered now) "
+    print(f"wrote {output}{_REPLACED if replaced else ''}: {summary.frames} frames "
+          f"({summary.rendered} rendered now) "
           f"in {summary.seconds:.1f} s{cuts}")
     return 0
 
@@ -350,14 +338,14 @@ def _render_on_ray(args: argparse.Namespace, params: StyleParams, options: Rende
 
     if args.mask or args.segment:
         raise UserError("regions (--mask, --segment) are not supported with --workers yet")
+    ray_options = RayOptions(workers=args.workers, chunk_frames=args.chunk_frames,
+                             blend=args.blend, address=args.ray_address)
     output = Path(args.output)
     job = VideoJob(Path(args.input), output, tuple(specs),
                    Path(args.work_dir) if args.work_dir else None)
     bar = ClusterBar(quiet=args.quiet)
     try:
-        [outcome] = render_many([job], params, options, workers=args.workers,
-                                chunk_frames=args.chunk_frames, blend=args.blend,
-                                address=args.ray_address, on_progress=bar)
+        [outcome] = render_many([job], params, options, ray_options, on_progress=bar)
     finally:
         bar.close()
     if outcome.state != "done":
@@ -367,38 +355,19 @@ def _render_on_ray(args: argparse.Namespace, params: StyleParams, options: Rende
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from .distributed import VideoJob, render_many
-    from .jobs import JobManifest, load_job, style_specs_for
+    from .api import run_job
 
-    spec = load_job(args.job)
-    try:
-        spec.output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create output_dir {spec.output_dir}: {exc.strerror}") from exc
-    manifest = JobManifest(spec)
-    manifest.save()
-    todo = [item for item in spec.inputs if not manifest.is_done(item)]
-    if not todo:
-        print(f"nothing to do: all {len(spec.inputs)} inputs are done")
-        print(manifest.summary())
-        return 0
-    jobs = [VideoJob(item.source, item.output, style_specs_for(item),
-                     spec.output_dir / ".work" / item.output.name) for item in todo]
-    by_source = {job.source: job for job in jobs}
     bar = ClusterBar(quiet=args.quiet)
     try:
-        outcomes = render_many(
-            jobs, spec.params, spec.options, workers=args.workers or spec.workers,
-            chunk_frames=spec.chunk_frames, blend=spec.blend,
-            address=args.ray_address or spec.address, on_progress=bar,
-            on_state=lambda job, state, reason: manifest.set(job.source, state, reason))
+        result = run_job(args.job, workers=args.workers, address=args.ray_address,
+                         on_progress=bar)
     finally:
         bar.close()
-    assert set(by_source) == {o.job.source for o in outcomes}
-    print(manifest.summary())
-    failed = [o for o in outcomes if o.state != "done"]
-    print(f"{len(outcomes) - len(failed)} done, {len(failed)} failed")
-    return 1 if failed else 0
+    if not result.done + result.failed:
+        print("nothing to do: every input is done")
+    print(result.summary)
+    print(f"{result.done} done, {result.failed} failed")
+    return 1 if result.failed else 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -432,21 +401,30 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_colorize(args: argparse.Namespace) -> int:
     from .colorize import colorize_regions, flat_colours, overlay_lines
-    from .device import resolve_device
     from .engine import Stylizer
-    from .fsutil import check_writable
-    from .imageio import read_image, resize_longest, to_tensor, write_image
+    from .imageio import (
+        check_image_output,
+        longest_shape,
+        read_image,
+        resize_longest,
+        to_tensor,
+        write_image,
+    )
+    from .memory import check_fits
     from .regions import preview_sheet
     from .still import finish
 
     args.style = args.style or []
     params = params_from_args(args)
     output = Path(args.output)
-    check_writable(output)
-    sketch = resize_longest(read_image(args.sketch), params.size)
+    check_image_output(output)
+    replaced = output.is_file()
+    drawing = read_image(args.sketch)
+    check_fits(*longest_shape(drawing.shape[0], drawing.shape[1], params.size), params)
+    sketch = resize_longest(drawing, params.size)
     reference = read_image(args.reference)
     regions, labels = colorize_regions(sketch, reference, seed=params.seed)
-    stylizer = Stylizer(params, resolve_device(args.device))
+    stylizer = Stylizer(params, _device(args))
     bar = IterationBar(params.iterations * len(params.scale_sizes()), quiet=args.quiet,
                        desc="colorize")
     init = to_tensor(flat_colours(regions, sketch.shape[:2]))
@@ -456,7 +434,7 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
         bar.close()
     image = overlay_lines(finish(result.image, sketch, params), sketch)
     write_image(output, image)
-    print(f"wrote {output}")
+    print(f"wrote {output}{_REPLACED if replaced else ''}")
     if args.preview:
         write_image(output.with_suffix(".preview.png"), preview_sheet(sketch, labels, image))
     return 0
@@ -502,8 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_stylize)
 
     p = sub.add_parser("demo", help="stylize a bundled picture (skimage's cat) to see a result",
-                       description="Stylize skimage's 'chelsea' with its immunohistochemistry "
-                                   "picture as the style: no files needed.")
+                       description="Stylize skimage's 'chelsea' with stylevid's procedural "
+                                   "brush-stroke painting (builtin:swirls) as the style: no "
+                                   "files needed.")
     p.add_argument("-o", "--output", default="demo.png", help="output image (default demo.png)")
     p.add_argument("--snapshot-every", type=_positive_int, help=argparse.SUPPRESS)
     add_style_options(p, size=256)
@@ -518,58 +497,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="video file, or folder of numbered pictures")
     p.add_argument("-o", "--output", required=True,
                    help="output video (.mp4, .mkv, .mov) or a folder for PNG frames")
-    add_style_options(p, size=512)
-    p.set_defaults(iterations=150)
+    add_style_options(p, size=VIDEO_SIZE)
+    p.set_defaults(iterations=VIDEO_ITERATIONS)
     v = p.add_argument_group("video")
-    v.add_argument("--first-iterations", type=_positive_int,
+    v.add_argument("--first-iterations",
                    default=RenderOptions.first_iterations,
                    help="iterations for the first frame of each shot (default %(default)s); "
-                        "--iterations applies to the following frames (default 150)")
-    v.add_argument("--temporal-weight", type=_non_negative, default=RenderOptions.temporal_weight,
+                        f"--iterations applies to the following frames (default "
+                        f"{VIDEO_ITERATIONS})")
+    v.add_argument("--temporal-weight", default=RenderOptions.temporal_weight,
                    help="weight of the temporal loss (default %(default)g); 0 = stylize every "
                         "frame independently")
     v.add_argument("--long-term", action="store_true",
                    help="temporal loss against frames 1, 2 and 4 back (Ruder's long-term "
                         "consistency)")
-    v.add_argument("--passes", type=_positive_int, default=RenderOptions.passes,
+    v.add_argument("--passes", default=RenderOptions.passes,
                    help="Ruder's multi-pass algorithm: after the first pass, alternate "
                         "backward and forward passes of --iterations per frame, each frame "
                         "starting from its last result blended with its warped neighbour "
                         "(default %(default)s; more passes can be added to a finished render)")
-    v.add_argument("--temporal-from-pass", type=_positive_int,
+    v.add_argument("--temporal-from-pass",
                    default=RenderOptions.temporal_from_pass, metavar="K",
                    help="use the temporal loss from pass K on (Ruder's use_temporalLoss_after; "
                         "default %(default)s)")
-    v.add_argument("--blend-weight", type=_non_negative, default=RenderOptions.blend_weight,
+    v.add_argument("--blend-weight", default=RenderOptions.blend_weight,
                    help="weight of the warped neighbour in a later pass's starting image "
                         "(Ruder's blendWeight; default %(default)g: an equal blend)")
-    v.add_argument("--flow", choices=("dis", "farneback"), default="dis",
+    v.add_argument("--flow", choices=FLOW_METHODS, default=RenderOptions.flow_method,
                    help="OpenCV optical flow (default dis)")
-    v.add_argument("--flow-preset", choices=("ultrafast", "fast", "medium"), default="medium",
+    v.add_argument("--flow-preset", choices=FLOW_PRESETS, default=RenderOptions.flow_preset,
                    help="DIS preset (default medium)")
-    v.add_argument("--cut-threshold", type=_fraction, default=RenderOptions.cut_threshold,
+    v.add_argument("--cut-threshold", default=RenderOptions.cut_threshold,
                    help="a frame whose consistent-motion fraction is below this starts a new "
                         "shot (default %(default)g)")
-    v.add_argument("--start", type=_non_negative, help="start at this second")
-    v.add_argument("--duration", type=_positive, help="render this many seconds")
-    v.add_argument("--fps", type=_positive, default=25.0,
+    v.add_argument("--start", help="start at this second")
+    v.add_argument("--duration", help="render this many seconds")
+    v.add_argument("--fps", default=RenderOptions.folder_fps,
                    help="frame rate of a frame-folder input (default 25)")
-    v.add_argument("--crf", type=_crf, default=18,
+    v.add_argument("--crf", default=RenderOptions.crf,
                    help="H.264 quality from 0 to 51, lower = better (default 18)")
     v.add_argument("--work-dir", help="folder for finished frames and flow (default: "
                                       "'.OUTPUT.stylevid' beside the output)")
     _add_region_options(p, video=True)
     r = p.add_argument_group("parallel rendering on Ray")
-    r.add_argument("--workers", type=_positive_int,
+    r.add_argument("--workers",
                    help="split the video into chunks rendered by this many Ray workers "
                         "(one per GPU, or CPU workers); default: render in this process")
     r.add_argument("--ray-address", help="Ray cluster to use, e.g. 'auto' (default: start a "
                                          "local Ray instance)")
-    r.add_argument("--chunk-frames", type=_positive_int, default=48,
-                   help="frames per chunk within a shot (default 48)")
-    r.add_argument("--blend", type=_positive_int, default=8,
+    r.add_argument("--chunk-frames", default=RayOptions.chunk_frames,
+                   help="frames per chunk within a shot (default %(default)s)")
+    r.add_argument("--blend", default=RayOptions.blend,
                    help="frames before a chunk seam that are pulled towards the next chunk's "
-                        "first frame, so the seam does not show (default 8)")
+                        "first frame, so the seam does not show (default %(default)s)")
     p.set_defaults(run=_cmd_render)
 
     p = sub.add_parser("batch", help="render every video of a job file on Ray",
@@ -578,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "output_dir records each input's state; running the job "
                                    "again skips what is done and resumes what is partial.")
     p.add_argument("job", help="job file (YAML), see jobs/ for examples")
-    p.add_argument("--workers", type=_positive_int, help="Ray workers (default: one per GPU, "
+    p.add_argument("--workers", help="Ray workers (default: one per GPU, "
                                                          "else one per CPU)")
     p.add_argument("--ray-address", help="Ray cluster address (default: local instance)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -607,8 +587,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video", help="stylized video or frame folder")
     p.add_argument("--reference", required=True, help="the original video (for the flow)")
     p.add_argument("--size", type=_positive_int, help="compare at this longest side")
-    p.add_argument("--start", type=_non_negative, help="start of the original that was rendered")
-    p.add_argument("--duration", type=_positive, help="length of the original rendered")
+    p.add_argument("--start", type=_seconds, help="start of the original that was rendered")
+    p.add_argument("--duration", type=_seconds, help="length of the original rendered")
     p.add_argument("--flow-truth", metavar="FLO",
                    help="ground-truth forward flow: a .flo file or a folder of them (frame i "
                         "to i+1, in name order)")
@@ -629,10 +609,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return int(args.run(args))
+    except ConfigError as exc:
+        if debug:
+            raise
+        print(f"stylevid: error: {option_name(exc.setting)} {exc.problem}", file=sys.stderr)
+        return 2
     except UserError as exc:
         if debug:
             raise
         print(f"stylevid: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # disk full, permission changed under us, ...
+        if debug:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"stylevid: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as exc:
+        out_of_memory = isinstance(exc, MemoryError) or "out of memory" in str(exc) \
+            or "not enough memory" in str(exc)
+        if debug or not out_of_memory:
+            raise
+        print("stylevid: error: out of memory; use a smaller --size", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stylevid: interrupted (finished work is kept; run the same command to resume)",

@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 from skimage import color, exposure
 
-COLOR_MODES = ("none", "luminance", "histogram")
-
 
 def match_style_colors(style: np.ndarray, content: np.ndarray) -> np.ndarray:
     """Colour histogram matching: the style image re-coloured with the content's colours."""

@@ -1,19 +1,157 @@
-"""Parameters of a stylization with their defaults, in one place, each with its source."""
+"""Every setting of a stylization, once: its default, its source, and its validation.
+
+The CLI, job files and the Python API all build these frozen dataclasses; each one checks
+itself on construction (types, ranges, finite numbers, layer names, choices) and converts
+what a YAML file may hand over as text (``5e-4`` is a string to YAML) or as a list. A bad
+value raises :class:`ConfigError`, which names the setting. This module imports no torch,
+so that ``stylevid --help`` answers at once.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, TypeVar
 
+from .errors import UserError
+
+VGG19_BLOCK_CONVS = (2, 2, 4, 4, 4)  # convolutions per block
+
+
+def _layer_names() -> tuple[str, ...]:
+    names: list[str] = []
+    for block, convs in enumerate(VGG19_BLOCK_CONVS, start=1):
+        for conv in range(1, convs + 1):
+            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
+        names.append(f"pool{block}")
+    return tuple(names)
+
+
+LAYER_NAMES = _layer_names()
 # Gatys, Ecker & Bethge 2016, "Image Style Transfer Using Convolutional Neural Networks":
 # content on conv4_2 (its relu here, as in neural-style), style on conv1_1 ... conv5_1
 # with equal weights, average pooling, L-BFGS.
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+POOLINGS = ("avg", "max")
+OPTIMIZERS = ("lbfgs", "adam")
+COLOR_MODES = ("none", "luminance", "histogram")
+PRECISIONS = ("auto", "fp32", "bf16")
+FLOW_METHODS = ("dis", "farneback")
+FLOW_PRESETS = ("ultrafast", "fast", "medium")
+MIN_SIZE = 16  # four 2x poolings before relu5_1 still leave a pixel
+
+# `stylevid render` and batch jobs: later frames start from the warped previous frame and
+# need far fewer iterations than a still (scripts/bench_video.py).
+VIDEO_SIZE = 512
+VIDEO_ITERATIONS = 150
+
+
+class ConfigError(UserError):
+    """A setting with a bad value; ``setting`` is its field name."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting} {problem}")
+        self.setting, self.problem = setting, problem
+
+
+def _real(name: str, value: Any, *, low: float | None = None, above: float | None = None,
+          high: float | None = None) -> float:
+    """``value`` as a finite float (numbers, or numeric text as YAML gives ``5e-4``)."""
+    if isinstance(value, bool):
+        raise ConfigError(name, f"must be a number, not {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(name, f"must be a number, not {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(name, f"must be a finite number, not {value!r}")
+    if low is not None and number < low:
+        raise ConfigError(name, f"must be >= {low:g}, not {value!r}")
+    if above is not None and number <= above:
+        raise ConfigError(name, f"must be > {above:g}, not {value!r}")
+    if high is not None and number > high:
+        raise ConfigError(name, f"must be <= {high:g}, not {value!r}")
+    return number
+
+
+def _integer(name: str, value: Any, *, low: int | None = None,
+             high: int | None = None) -> int:
+    """``value`` as an int (ints or integer text; not 2.5, not True)."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ConfigError(name, f"must be a whole number, not {value!r}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(name, f"must be a whole number, not {value!r}") from None
+    if low is not None and number < low:
+        raise ConfigError(name, f"must be >= {low}, not {value!r}")
+    if high is not None and number > high:
+        raise ConfigError(name, f"must be <= {high}, not {value!r}")
+    return number
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(name, f"must be one of {', '.join(choices)}, not {value!r}")
+    return str(value)
+
+
+def _sequence(name: str, value: Any) -> tuple[Any, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items:
+        raise ConfigError(name, f"must be a non-empty list, not {value!r}")
+    return tuple(items)
+
+
+def _layers(name: str, value: Any) -> tuple[str, ...]:
+    layers = tuple(str(v).strip() for v in _sequence(name, value))
+    unknown = [layer for layer in layers if layer not in LAYER_NAMES]
+    if unknown:
+        raise ConfigError(name, f"has unknown VGG-19 layer {unknown[0]!r} "
+                                "(known: conv1_1, relu1_1, pool1 ... relu5_4)")
+    return layers
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(name, f"must be true or false, not {value!r}")
+    return value
+
+
+_C = TypeVar("_C", bound="_Checked")
+
+
+class _Checked:
+    """Frozen dataclass base: ``_check`` returns the converted value of every field."""
+
+    def __post_init__(self) -> None:
+        for name, value in self._check().items():
+            object.__setattr__(self, name, value)
+
+    def _check(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def with_(self: _C, **changes: Any) -> _C:
+        """A checked copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[type-var]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form (for manifests)."""
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_mapping(cls: type[_C], raw: dict[str, Any]) -> _C:
+        """Build from a mapping (a job file's params); unknown keys are refused."""
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        for key in raw:
+            if key not in known:
+                raise ConfigError(str(key), "is not a setting")
+        return cls(**raw)
 
 
 @dataclass(frozen=True)
-class StyleParams:
+class StyleParams(_Checked):
     """Everything that decides how one image is stylized (and nothing about files)."""
 
     content_layers: tuple[str, ...] = CONTENT_LAYERS
@@ -41,12 +179,42 @@ class StyleParams:
     preserve_colors: str = "none"  # "none", "luminance" (Gatys 2016b) or "histogram"
     seed: int = 0
     # Arithmetic of the VGG convolutions: "fp32", "bf16" (Gram matrices and losses stay fp32)
-    # or "auto" (bf16 where the hardware runs it natively: CUDA with bf16, CPUs with AMX).
+    # or "auto" (bf16 where the hardware runs it natively: CUDA with bf16, CPUs with AMX or
+    # AVX512-BF16).
     precision: str = "auto"
 
-    def with_(self, **changes: Any) -> StyleParams:
-        """A copy with some fields changed."""
-        return replace(self, **changes)
+    def _check(self) -> dict[str, Any]:
+        style_layers = _layers("style_layers", self.style_layers)
+        layer_weights = self.style_layer_weights
+        if layer_weights is not None:
+            layer_weights = tuple(_real("style_layer_weights", w, low=0)
+                                  for w in _sequence("style_layer_weights", layer_weights))
+            if len(layer_weights) != len(style_layers):
+                raise ConfigError("style_layer_weights", f"has {len(layer_weights)} values for "
+                                                         f"{len(style_layers)} style layers")
+            if sum(layer_weights) <= 0:
+                raise ConfigError("style_layer_weights", "must not all be 0")
+        return {
+            "content_layers": _layers("content_layers", self.content_layers),
+            "style_layers": style_layers,
+            "style_layer_weights": layer_weights,
+            "content_weight": _real("content_weight", self.content_weight, low=0),
+            "style_weight": _real("style_weight", self.style_weight, low=0),
+            "tv_weight": _real("tv_weight", self.tv_weight, low=0),
+            "pooling": _choice("pooling", self.pooling, POOLINGS),
+            "optimizer": _choice("optimizer", self.optimizer, OPTIMIZERS),
+            "learning_rate": None if self.learning_rate is None
+            else _real("learning_rate", self.learning_rate, above=0),
+            "iterations": _integer("iterations", self.iterations, low=1),
+            "tolerance": _real("tolerance", self.tolerance, low=0, high=1),
+            "init": str(self.init),
+            "size": _integer("size", self.size, low=MIN_SIZE),
+            "scales": None if self.scales is None else _integer("scales", self.scales, low=1),
+            "style_scale": _real("style_scale", self.style_scale, above=0, high=16),
+            "preserve_colors": _choice("preserve_colors", self.preserve_colors, COLOR_MODES),
+            "seed": _integer("seed", self.seed, low=0),
+            "precision": _choice("precision", self.precision, PRECISIONS),
+        }
 
     @property
     def lr(self) -> float:
@@ -65,6 +233,112 @@ class StyleParams:
                 levels += 1
         return [max(32, final // 2**k) for k in reversed(range(levels))]
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-able form (for manifests)."""
-        return asdict(self)
+
+def video_params(**changes: Any) -> StyleParams:
+    """Image settings with the video defaults (`stylevid render`, batch jobs)."""
+    return StyleParams(**{"size": VIDEO_SIZE, "iterations": VIDEO_ITERATIONS, **changes})
+
+
+@dataclass(frozen=True)
+class RenderOptions(_Checked):
+    """Video-specific settings (the image settings are in :class:`StyleParams`)."""
+
+    first_iterations: int = 500
+    # Calibrated on camera pans with exact flow: 5e6 lowers the warping error about 50x
+    # against independent frames (scripts/results/video_quality.md).
+    temporal_weight: float = 5e6
+    long_term: bool = False
+    # Ruder et al.'s multi-pass algorithm: passes after the first alternate direction, start
+    # each frame from its previous result blended with its neighbour of this pass
+    # (``blend_weight``, Ruder's blendWeight), and use the temporal loss from pass
+    # ``temporal_from_pass`` on (Ruder's use_temporalLoss_after).
+    passes: int = 1
+    temporal_from_pass: int = 1
+    blend_weight: float = 1.0
+    flow_method: str = "dis"
+    flow_preset: str = "medium"
+    # A frame whose consistent fraction falls below this starts a new shot.
+    cut_threshold: float = 0.3
+    start: float | None = None
+    duration: float | None = None
+    folder_fps: float = 25.0
+    crf: int = 18  # H.264 quality (x264: 0 lossless ... 51), 18 = visually lossless
+
+    def _check(self) -> dict[str, Any]:
+        return {
+            "first_iterations": _integer("first_iterations", self.first_iterations, low=1),
+            "temporal_weight": _real("temporal_weight", self.temporal_weight, low=0),
+            "long_term": _flag("long_term", self.long_term),
+            "passes": _integer("passes", self.passes, low=1),
+            "temporal_from_pass": _integer("temporal_from_pass", self.temporal_from_pass,
+                                           low=1),
+            "blend_weight": _real("blend_weight", self.blend_weight, low=0),
+            "flow_method": _choice("flow_method", self.flow_method, FLOW_METHODS),
+            "flow_preset": _choice("flow_preset", self.flow_preset, FLOW_PRESETS),
+            "cut_threshold": _real("cut_threshold", self.cut_threshold, low=0, high=1),
+            "start": None if self.start is None else _real("start", self.start, low=0),
+            "duration": None if self.duration is None
+            else _real("duration", self.duration, above=0),
+            "folder_fps": _real("folder_fps", self.folder_fps, above=0, high=1000),
+            "crf": _integer("crf", self.crf, low=0, high=51),
+        }
+
+
+@dataclass(frozen=True)
+class RayOptions(_Checked):
+    """How a render is split and scheduled on Ray."""
+
+    workers: int | None = None  # None: one per GPU, else one per CPU
+    chunk_frames: int = 48  # frames per chunk within a shot
+    blend: int = 8  # frames before a seam pulled towards the next chunk's first frame
+    address: str | None = None  # None: start a local Ray instance
+
+    def _check(self) -> dict[str, Any]:
+        chunk_frames = _integer("chunk_frames", self.chunk_frames, low=2)
+        blend = _integer("blend", self.blend, low=1)
+        if blend >= chunk_frames:
+            raise ConfigError("blend", f"must be smaller than chunk_frames ({chunk_frames}), "
+                                       f"not {blend}")
+        return {
+            "workers": None if self.workers is None else _integer("workers", self.workers,
+                                                                  low=1),
+            "chunk_frames": chunk_frames,
+            "blend": blend,
+            "address": None if self.address is None else str(self.address),
+        }
+
+
+@dataclass(frozen=True)
+class RegionSpec(_Checked):
+    """Which parts of the content get which style: masks or automatic segments, and
+    ``LABEL=STYLE[@WEIGHT]`` / ``LABEL=keep`` rules; empty = one style everywhere."""
+
+    masks: tuple[str, ...] = ()  # a label image, or one binary mask per region
+    rules: tuple[str, ...] = ()  # LABEL=STYLE, LABEL=STYLE@WEIGHT, LABEL=keep, *=STYLE
+    style_masks: tuple[str, ...] = ()  # LABEL=MASK: take that region's style from part of it
+    segments: int | None = None  # split the content into this many regions (SLIC)
+
+    def _check(self) -> dict[str, Any]:
+        return {"masks": tuple(str(m) for m in self.masks),
+                "rules": tuple(str(r) for r in self.rules),
+                "style_masks": tuple(str(m) for m in self.style_masks),
+                "segments": None if self.segments is None
+                else _integer("segment", self.segments, low=1, high=64)}
+
+    @property
+    def whole(self) -> bool:
+        """One style over the whole picture (no masks, no segments)."""
+        return not self.masks and self.segments is None
+
+
+@dataclass(frozen=True)
+class StyleSpec(_Checked):
+    """A style file with its blend weight and, optionally, a mask of the part to use."""
+
+    path: str
+    weight: float = 1.0
+    mask: str | None = None
+
+    def _check(self) -> dict[str, Any]:
+        return {"path": str(self.path), "weight": _real("style_weights", self.weight, low=0),
+                "mask": None if self.mask is None else str(self.mask)}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import platform
+import time
 
 import torch
 
@@ -28,20 +30,33 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-PRECISIONS = ("auto", "fp32", "bf16")
+def _cpuinfo(key: str) -> str | None:
+    """The first ``key`` line of /proc/cpuinfo (None where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
 
 
 @functools.lru_cache(maxsize=1)
 def cpu_flags() -> frozenset[str]:
     """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
+    return frozenset((_cpuinfo("flags") or "").split())
+
+
+def cpu_description() -> str:
+    """The CPU model, its vector/matrix extensions that matter here, and the cores this
+    process may use: what a benchmark figure holds for."""
+    model = _cpuinfo("model name") or platform.processor() or "unknown CPU"
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+    extensions = [flag for flag in wanted if flag in cpu_flags()] or ["none of avx2/avx512/amx"]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count()
+    return f"{model} ({', '.join(extensions)}; {cores} cores)"
 
 
 def has_fast_bf16(device: torch.device) -> bool:
@@ -56,18 +71,47 @@ def has_fast_bf16(device: torch.device) -> bool:
     return False
 
 
-def check_precision(precision: str) -> None:
-    """Raise a UserError unless ``precision`` is one of PRECISIONS."""
-    if precision not in PRECISIONS:
-        raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-
-
 def resolve_precision(precision: str, device: torch.device) -> str:
     """The convolution arithmetic actually used: 'fp32' or 'bf16' ('auto' asks the hardware)."""
-    check_precision(precision)
     if precision == "auto":
         return "bf16" if has_fast_bf16(device) else "fp32"
     return precision
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all CPUs from /proc/stat; None where there is none."""
+    try:
+        with open("/proc/stat") as handle:
+            values = [int(v) for v in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def idle_cores(window: float = 0.2) -> float | None:
+    """How many of the machine's cores were idle over the last ``window`` seconds."""
+    first = _cpu_times()
+    time.sleep(window)
+    second = _cpu_times()
+    if first is None or second is None or second[1] == first[1]:
+        return None
+    busy = (second[0] - first[0]) / (second[1] - first[1])
+    return (1.0 - busy) * (os.cpu_count() or 1)
+
+
+def choose_threads(requested: int | None = None) -> int:
+    """Set and return torch's CPU thread count: ``requested``, else the cores this process
+    may run on that other processes are not using right now (OpenMP threads that share a
+    core with another busy process wait for each other at every layer: a render beside one
+    other CPU-heavy process ran 2-4x slower with 2 threads than with 1 on 2 cores)."""
+    if requested is None:
+        allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else (os.cpu_count() or 1)
+        idle = idle_cores()
+        requested = allowed if idle is None else max(1, min(allowed, round(idle)))
+    torch.set_num_threads(requested)
+    return requested
 
 
 # glibc mallopt parameters (malloc.h).

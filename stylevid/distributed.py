@@ -22,11 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from .config import StyleParams
+from .config import RayOptions, RenderOptions, StyleParams, StyleSpec
 from .errors import UserError
 from .motion import pair_motion
 from .render import (
-    RenderOptions,
     VideoRenderer,
     check_output,
     default_work_dir,
@@ -35,7 +34,6 @@ from .render import (
     render_frames,
     write_output,
 )
-from .still import StyleSpec
 from .temporal import consistent_fraction
 from .video import VideoInfo, output_size, probe, read_frames
 from .workdir import WorkDir
@@ -239,25 +237,30 @@ def start_ray(address: str | None, cpus: int | None) -> None:
     if ray.is_initialized():
         return
     if address:
-        ray.init(address=address, log_to_driver=False)
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise UserError(f"cannot connect to the Ray cluster at {address!r}: "
+                            f"{_one_line(exc)}") from None
     else:
         ray.init(num_cpus=cpus or os.cpu_count(), include_dashboard=False,
                  _node_ip_address="127.0.0.1", log_to_driver=False)
 
 
-def _plan(job: VideoJob, params: StyleParams, options: RenderOptions, chunk_frames: int,
-          blend: int) -> VideoPlan:
+def _plan(job: VideoJob, params: StyleParams, options: RenderOptions,
+          ray_options: RayOptions) -> VideoPlan:
     info = probe(job.source, Fraction(options.folder_fps).limit_denominator(1001))
     size = output_size(info, params.size)
     check_output(job.output)
     work = WorkDir(job.work_dir or default_work_dir(job.output))
     manifest = manifest_for(job.source, [s.path for s in job.styles], params, options, size,
-                            {"chunk_frames": chunk_frames, "blend": blend})
+                            {"chunk_frames": ray_options.chunk_frames,
+                             "blend": ray_options.blend})
     work.open(manifest)
     frames, cuts = find_cuts(job.source, info, size, options)
     if frames == 0:
         raise UserError(no_frames_message(job.source, options))
-    chunks = plan_chunks(frames, cuts, chunk_frames)
+    chunks = plan_chunks(frames, cuts, ray_options.chunk_frames)
     return VideoPlan(job, info, size, frames, chunks, work, {c.name for c in chunks})
 
 
@@ -276,11 +279,8 @@ def render_many(
     jobs: Sequence[VideoJob],
     params: StyleParams,
     options: RenderOptions,
+    ray_options: RayOptions | None = None,
     *,
-    workers: int | None = None,
-    chunk_frames: int = 48,
-    blend: int = 8,
-    address: str | None = None,
     on_progress: ProgressFn | None = None,
     on_state: StateFn | None = None,
 ) -> list[Outcome]:
@@ -288,10 +288,16 @@ def render_many(
     fails alone with its reason; the others go on."""
     import ray
 
-    start_ray(address, None)
+    ray_options = ray_options or RayOptions()
+    start_ray(ray_options.address, None)
     gpus = int(ray.cluster_resources().get("GPU", 0))
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    count = workers or (gpus if gpus else max(1, cpus))
+    count = ray_options.workers or (gpus if gpus else max(1, cpus))
+    capacity = gpus if gpus else cpus
+    if count > capacity:  # actors that cannot be placed would wait for ever
+        unit = "GPUs" if gpus else "CPUs"
+        raise UserError(f"{count} workers need {count} {unit}; the Ray cluster has {capacity} "
+                        f"(use --workers {capacity} or fewer)")
     threads = 1 if gpus else max(1, cpus // count)
     actor_class: Any = ray.remote(max_restarts=-1, max_task_retries=3)(ChunkWorker)
     resources = {"num_gpus": 1} if gpus else {"num_cpus": threads}
@@ -302,7 +308,7 @@ def render_many(
     tasks: list[ChunkTask] = []
     for index, job in enumerate(jobs):
         try:
-            plan = _plan(job, params, options, chunk_frames, blend)
+            plan = _plan(job, params, options, ray_options)
         except UserError as exc:
             outcomes[index] = Outcome(job, "failed", str(exc))
             if on_state:
@@ -315,11 +321,12 @@ def render_many(
             folder = plan.work.root / "chunks" / chunk.name
             manifest = {"video": plan.work.root.name, "chunk": chunk.name}
             tasks.append(ChunkTask(index, chunk, job.source, job.styles, plan.size, folder,
-                                   manifest, blend))
+                                   manifest, ray_options.blend))
     total_frames = sum(p.frames for p in plans.values())
     pending: dict = {}
     idle = list(actors)
     queue = list(tasks)
+    last_progress: tuple[int, int, int, int] | None = None
 
     def finish_video(index: int) -> None:
         plan = plans[index]
@@ -357,9 +364,11 @@ def render_many(
             plan.remaining.discard(task.chunk.name)
             if not plan.remaining and task.video not in outcomes:
                 finish_video(task.video)
-        if on_progress:
-            done_frames = sum(_count_frames(t.folder) for t in tasks)
-            on_progress(done_frames, total_frames, len(outcomes), len(jobs))
+        progress = (sum(_count_frames(t.folder) for t in tasks), total_frames, len(outcomes),
+                    len(jobs))
+        if on_progress and progress != last_progress:  # a log file gets a line per change
+            on_progress(*progress)
+            last_progress = progress
     for actor in actors:
         ray.kill(actor)
     return [outcomes[i] for i in range(len(jobs))]

@@ -13,21 +13,51 @@ from .errors import UserError
 from .fsutil import atomic_path, check_writable
 
 SKIMAGE_PREFIX = "skimage:"
+BUILTIN_PREFIX = "builtin:"  # builtin:swirls, builtin:embers (stylevid.painting)
 
 
 def read_image(source: str | Path) -> np.ndarray:
-    """Read an RGB uint8 image (H, W, 3) from a file, or ``skimage:NAME`` for skimage.data."""
+    """Read an RGB uint8 image (H, W, 3) from a file, ``skimage:NAME`` for a skimage.data
+    picture, or ``builtin:swirls`` / ``builtin:embers`` for stylevid's procedural
+    brush-stroke paintings."""
     text = str(source)
     if text.startswith(SKIMAGE_PREFIX):
         return _skimage_image(text[len(SKIMAGE_PREFIX):])
+    if text.startswith(BUILTIN_PREFIX):
+        from .painting import PALETTES, brush_painting
+
+        name = text[len(BUILTIN_PREFIX):]
+        if name not in PALETTES:
+            raise UserError(f"no built-in painting {name!r} (use {', '.join(PALETTES)})")
+        return brush_painting(name)
     path = Path(text)
     if not path.is_file():
         raise UserError(f"image not found: {path}")
-    data = np.fromfile(path, dtype=np.uint8)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise UserError(f"cannot read {path}: not an image file OpenCV can decode")
     return to_rgb(image, bgr=True)
+
+
+def check_image_source(source: str) -> None:
+    """Fail early, with one line, if ``source`` cannot be a picture: a missing or
+    unreadable file, an unknown built-in name (the picture is decoded later)."""
+    text = str(source)
+    if text.startswith((SKIMAGE_PREFIX, BUILTIN_PREFIX)):
+        read_image(text)
+        return
+    path = Path(text)
+    if not path.is_file():
+        raise UserError(f"image not found: {path}")
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _skimage_image(name: str) -> np.ndarray:
@@ -52,11 +82,18 @@ def to_rgb(image: np.ndarray, *, bgr: bool) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, ::-1] if bgr else image)
 
 
+def longest_shape(height: int, width: int, size: int) -> tuple[int, int]:
+    """(height, width) scaled so that the longest side is ``size``."""
+    scale = size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 def resize_longest(image: np.ndarray, size: int) -> np.ndarray:
     """Resize so that the longest side is ``size`` pixels (area filter when shrinking)."""
     h, w = image.shape[:2]
+    new_h, new_w = longest_shape(h, w, size)
     scale = size / max(h, w)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    new = (new_w, new_h)
     if new == (w, h):
         return image
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
@@ -83,10 +120,23 @@ def to_array(tensor: Tensor) -> np.ndarray:
     return (array * 255.0).round().astype(np.uint8)
 
 
+def check_image_output(path: Path) -> None:
+    """Fail early, with one line, unless ``path`` is a writable picture OpenCV can encode."""
+    if not cv2.haveImageWriter(str(path)):
+        raise UserError(f"cannot write {path}: give a picture file name (.png, .jpg, .webp, "
+                        f".tif, .bmp), not {path.suffix or 'no extension'!r}")
+    check_writable(path)
+
+
 def write_image(path: str | Path, image: np.ndarray) -> None:
     """Write an RGB uint8 image atomically; the format follows the extension."""
     path = Path(path)
-    check_writable(path)
-    with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), np.ascontiguousarray(image[:, :, ::-1])):
-            raise UserError(f"cannot write {path}: unsupported image extension {path.suffix!r}")
+    check_image_output(path)
+    ok, encoded = cv2.imencode(path.suffix, np.ascontiguousarray(image[:, :, ::-1]))
+    if not ok:
+        raise UserError(f"cannot encode {path} as {path.suffix}")
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(encoded.tobytes())
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None

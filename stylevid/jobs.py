@@ -21,17 +21,13 @@ from typing import Any
 
 import yaml
 
-from .config import StyleParams
-from .device import check_precision
+from .config import ConfigError, RayOptions, RenderOptions, StyleParams, StyleSpec, video_params
 from .errors import UserError
 from .fsutil import atomic_path
-from .render import RenderOptions
-from .still import StyleSpec
 
 JOB_MANIFEST = "stylevid-job.json"
-_RUN_KEYS = {"workers", "chunk_frames", "blend", "address"}
-_STYLE_KEYS = {f.name for f in fields(StyleParams)}
-_RENDER_KEYS = {f.name for f in fields(RenderOptions)}
+_SETTINGS: dict[str, type[StyleParams] | type[RenderOptions] | type[RayOptions]] = {
+    f.name: cls for cls in (StyleParams, RenderOptions, RayOptions) for f in fields(cls)}
 
 
 @dataclass(frozen=True)
@@ -47,35 +43,34 @@ class JobSpec:
     output_dir: Path
     params: StyleParams
     options: RenderOptions
-    workers: int | None
-    chunk_frames: int
-    blend: int
-    address: str | None
+    ray: RayOptions
 
 
 def _inside(path: Path, folder: Path) -> bool:
     return path.resolve().is_relative_to(folder.resolve())
 
 
-def _params(raw: dict[str, Any]) -> tuple[StyleParams, RenderOptions, dict[str, Any]]:
-    known = _STYLE_KEYS | _RENDER_KEYS | _RUN_KEYS
-    for key in raw:
-        if key not in known:
-            hint = difflib.get_close_matches(key, sorted(known), n=1)
+def _params(raw: Any) -> tuple[StyleParams, RenderOptions, RayOptions]:
+    """The job's ``params`` mapping split into the three checked settings objects; every
+    error names the key."""
+    if not isinstance(raw, dict):
+        raise UserError(f"job params must be a mapping of settings, not {raw!r}")
+    groups: dict[type, dict[str, Any]] = {StyleParams: {}, RenderOptions: {}, RayOptions: {}}
+    for key, value in raw.items():
+        if key not in _SETTINGS:
+            hint = difflib.get_close_matches(str(key), sorted(_SETTINGS), n=1)
             raise UserError(f"job params: unknown key {key!r}" +
                             (f" (did you mean {hint[0]!r}?)" if hint else ""))
-    style: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
-                             for k, v in raw.items() if k in _STYLE_KEYS}
-    render = {k: v for k, v in raw.items() if k in _RENDER_KEYS}
-    params = StyleParams(**{"size": 256, **style})
+        groups[_SETTINGS[key]][key] = value
     try:
-        check_precision(params.precision)
-    except UserError as exc:
+        params = video_params(**groups[StyleParams])
+        options = RenderOptions(**groups[RenderOptions])
+        ray = RayOptions(**groups[RayOptions])
+    except ConfigError as exc:
         raise UserError(f"job params: {exc}") from None
-    if render.get("passes", 1) != 1:
+    if options.passes != 1:
         raise UserError("job params: passes other than 1 are not supported on Ray yet")
-    render.setdefault("first_iterations", max(params.iterations, 2 * params.iterations))
-    return params, RenderOptions(**render), {k: raw[k] for k in raw if k in _RUN_KEYS}
+    return params, options, ray
 
 
 def load_job(path: str | Path) -> JobSpec:
@@ -91,7 +86,7 @@ def load_job(path: str | Path) -> JobSpec:
         raise UserError(f"job file {path} needs 'inputs' and 'output_dir'")
     base = path.resolve().parent
     output_dir = (base / str(raw["output_dir"])).resolve()
-    params, options, run = _params(raw.get("params") or {})
+    params, options, ray = _params(raw.get("params") or {})
     default_style = raw.get("style")
     inputs: list[JobInput] = []
     items = raw["inputs"] if isinstance(raw["inputs"], list) else [raw["inputs"]]
@@ -100,7 +95,8 @@ def load_job(path: str | Path) -> JobSpec:
         style = entry.get("style", default_style)
         if style is None:
             raise UserError(f"job input {entry.get('path')!r} has no style (set 'style')")
-        style_path = style if str(style).startswith("skimage:") else str(base / str(style))
+        style_path = style if str(style).startswith(("skimage:", "builtin:")) \
+            else str(base / str(style))
         matches = sorted(glob.glob(str(base / str(entry["path"])), recursive=True))
         if not matches:
             matches = [str(base / str(entry["path"]))]  # reported as failed: not found
@@ -116,9 +112,7 @@ def load_job(path: str | Path) -> JobSpec:
     duplicates = sorted({str(o) for o in outputs if outputs.count(o) > 1})
     if duplicates:
         raise UserError(f"several inputs would write {duplicates[0]}; give them 'output' names")
-    return JobSpec(inputs, output_dir, params, options, run.get("workers"),
-                   int(run.get("chunk_frames", 48)), int(run.get("blend", 8)),
-                   run.get("address"))
+    return JobSpec(inputs, output_dir, params, options, ray)
 
 
 class JobManifest:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import StyleParams
+from .color import match_style_colors
+from .config import RegionSpec, StyleParams, StyleSpec
 from .engine import Region, StyleImage
 from .errors import UserError
-from .imageio import SKIMAGE_PREFIX, write_image
+from .imageio import SKIMAGE_PREFIX, read_image, write_image
 from .masks import fit_labels, label_colours, read_binary_masks, read_labels, segment, soft_masks
-from .still import StyleSpec, load_styles
 
 KEEP = "keep"
 ANY = "*"
@@ -71,24 +71,53 @@ def map_regions(
     return regions
 
 
+def load_styles(specs: Sequence[StyleSpec], content: np.ndarray,
+                params: StyleParams) -> tuple[StyleImage, ...]:
+    """Read the style pictures; with ``preserve_colors=histogram`` re-colour them like the
+    content first."""
+    if not specs:
+        raise UserError("give at least one --style image")
+    if any(spec.weight < 0 for spec in specs) or sum(spec.weight for spec in specs) <= 0:
+        raise UserError("style weights must be non-negative and not all zero")
+    styles = []
+    for spec in specs:
+        picture = read_image(spec.path)
+        if params.preserve_colors == "histogram":
+            picture = match_style_colors(picture, content)
+        mask = _style_mask(spec.mask, picture) if spec.mask else None
+        styles.append(StyleImage(picture, spec.weight, mask))
+    return tuple(styles)
+
+
+def _style_mask(path: str, picture: np.ndarray) -> np.ndarray:
+    """Binary mask (label 1 = the part to use) at the style picture's size."""
+    from .masks import fit_labels, read_labels
+
+    labels, _ = read_labels(path)
+    fitted = fit_labels(labels, *picture.shape[:2], source=path)
+    if not fitted.any():
+        raise UserError(f"style mask {path} selects nothing (no white pixels)")
+    return (fitted == 1).astype(np.float32)
+
+
 def build_regions(
     content: np.ndarray,
     params: StyleParams,
     styles: Sequence[StyleSpec],
+    spec: RegionSpec | None = None,
     *,
-    masks: Sequence[str] = (),
-    rules: Sequence[str] = (),
-    style_masks: Sequence[str] = (),
-    segments: int | None = None,
     labels_out: Path | None = None,
 ) -> tuple[list[Region], np.ndarray | None]:
     """The regions asked for, and the label map at content size (None without masks).
 
     Without masks or segmentation this is one whole-image region with ``styles``. With
-    ``segments`` the automatic label map is written to ``labels_out`` for the user to see.
-    ``style_masks`` (``LABEL=MASK``) take a region's style only from part of its picture.
+    segments the automatic label map is written to ``labels_out`` for the user to see.
+    Style masks (``LABEL=MASK``) take a region's style only from part of its picture.
     """
-    if not masks and not segments:
+    spec = spec or RegionSpec()
+    masks, rules, style_masks, segments = spec.masks, spec.rules, spec.style_masks, \
+        spec.segments
+    if spec.whole:
         if rules:
             raise UserError("--region needs --mask or --segment")
         return [Region(None, load_styles(styles, content, params))], None

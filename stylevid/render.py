@@ -15,46 +15,29 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import StyleParams
+from .config import RenderOptions, StyleParams
 from .engine import Region, Stylizer
 from .errors import UserError
 from .fsutil import check_writable
 from .imageio import to_tensor
+from .memory import check_fits
 from .motion import Motion, MotionCache, MotionPrefetcher
 from .objective import PixelAnchor
 from .still import finish
 from .temporal import consistent_fraction, long_term_weights
-from .video import FRAME_SUFFIXES, VideoInfo, encode, output_size, probe, read_frames
+from .video import (
+    FRAME_SUFFIXES,
+    VIDEO_SUFFIXES,
+    VideoInfo,
+    encode,
+    output_size,
+    probe,
+    read_frames,
+)
 from .workdir import WorkDir, file_digest
 
 LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 FORMAT_VERSION = 2  # 2: Ruder-exact weights, Lanczos history, multi-pass
-
-
-@dataclass(frozen=True)
-class RenderOptions:
-    """Video-specific settings (the image settings are in :class:`StyleParams`)."""
-
-    first_iterations: int = 500
-    # Calibrated on camera pans with exact flow: 5e6 lowers the warping error about 10x
-    # against independent frames at the same style loss (scripts/bench_temporal.py).
-    temporal_weight: float = 5e6
-    long_term: bool = False
-    # Ruder et al.'s multi-pass algorithm: passes after the first alternate direction, start
-    # each frame from its previous result blended with its neighbour of this pass
-    # (``blend_weight``, Ruder's blendWeight), and use the temporal loss from pass
-    # ``temporal_from_pass`` on (Ruder's use_temporalLoss_after).
-    passes: int = 1
-    temporal_from_pass: int = 1
-    blend_weight: float = 1.0
-    flow_method: str = "dis"
-    flow_preset: str = "medium"
-    # A frame whose consistent fraction falls below this starts a new shot.
-    cut_threshold: float = 0.3
-    start: float | None = None
-    duration: float | None = None
-    folder_fps: float = 25.0
-    crf: int = 18
 
 
 @dataclass
@@ -351,6 +334,7 @@ def render_video(
     info = probe(source, Fraction(options.folder_fps).limit_denominator(1001))
     size = output_size(info, stylizer.params.size)
     check_output(output)
+    check_fits(size[1], size[0], stylizer.params, stylizer.device.type)
     work = WorkDir(work_dir or default_work_dir(output))
     work.open(manifest_for(source, styles, stylizer.params, options, size, manifest_extra or {}))
     renderer = VideoRenderer(stylizer, options)
@@ -383,11 +367,20 @@ def no_frames_message(source: Path, options: RenderOptions) -> str:
 
 
 def check_output(output: Path) -> None:
-    """Refuse a picture as the output of a video render, before any work is done."""
-    if not is_frame_folder(output) and output.suffix.lower() in FRAME_SUFFIXES:
+    """Refuse what cannot hold a video (a picture, a text file, a missing folder) before any
+    work is done."""
+    if is_frame_folder(output):
+        parent = output.resolve().parent
+        if not parent.is_dir():
+            raise UserError(f"cannot write frames to {output}: folder {parent} does not exist")
+        return
+    if output.suffix.lower() in FRAME_SUFFIXES:
         raise UserError(f"output {output} is a picture; give a video file (.mp4) or a folder")
-    if not is_frame_folder(output):
-        check_writable(output)
+    if output.suffix.lower() not in VIDEO_SUFFIXES:
+        raise UserError(f"cannot write {output}: give a video file name "
+                        f"({', '.join(VIDEO_SUFFIXES)}) or a folder for PNG frames, "
+                        f"not {output.suffix!r}")
+    check_writable(output)
 
 
 def _expected_frames(info: VideoInfo, options: RenderOptions) -> int:

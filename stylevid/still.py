@@ -2,57 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .color import keep_content_chroma, match_style_colors
-from .config import StyleParams
-from .engine import ProgressFn, Region, StyleImage, Stylizer
-from .errors import UserError
-from .fsutil import check_writable
-from .imageio import read_image, resize_longest, to_array, write_image
-
-
-@dataclass(frozen=True)
-class StyleSpec:
-    """A style file with its blend weight and, optionally, a mask of the part to use."""
-
-    path: str
-    weight: float = 1.0
-    mask: str | None = None
-
-
-def load_styles(specs: Sequence[StyleSpec], content: np.ndarray,
-                params: StyleParams) -> tuple[StyleImage, ...]:
-    """Read the style pictures; with ``preserve_colors=histogram`` re-colour them like the
-    content first."""
-    if not specs:
-        raise UserError("give at least one --style image")
-    if any(spec.weight < 0 for spec in specs) or sum(spec.weight for spec in specs) <= 0:
-        raise UserError("style weights must be non-negative and not all zero")
-    styles = []
-    for spec in specs:
-        picture = read_image(spec.path)
-        if params.preserve_colors == "histogram":
-            picture = match_style_colors(picture, content)
-        mask = _style_mask(spec.mask, picture) if spec.mask else None
-        styles.append(StyleImage(picture, spec.weight, mask))
-    return tuple(styles)
-
-
-def _style_mask(path: str, picture: np.ndarray) -> np.ndarray:
-    """Binary mask (label 1 = the part to use) at the style picture's size."""
-    from .masks import fit_labels, read_labels
-
-    labels, _ = read_labels(path)
-    fitted = fit_labels(labels, *picture.shape[:2], source=path)
-    if not fitted.any():
-        raise UserError(f"style mask {path} selects nothing (no white pixels)")
-    return (fitted == 1).astype(np.float32)
+from .color import keep_content_chroma
+from .config import RegionSpec, StyleParams, StyleSpec
+from .engine import ProgressFn, Stylizer
+from .imageio import (
+    check_image_output,
+    longest_shape,
+    read_image,
+    resize_longest,
+    to_array,
+    write_image,
+)
+from .memory import check_fits
+from .regions import build_regions
 
 
 def finish(stylized: torch.Tensor, content: np.ndarray, params: StyleParams) -> np.ndarray:
@@ -63,24 +32,41 @@ def finish(stylized: torch.Tensor, content: np.ndarray, params: StyleParams) -> 
     return image
 
 
+@dataclass(frozen=True)
+class StillResult:
+    content: np.ndarray  # the content at the output size, RGB uint8
+    image: np.ndarray  # the stylized picture, RGB uint8
+    labels: np.ndarray | None  # the region labels at the output size (None: one region)
+
+
 def stylize_still(
-    content_path: str,
-    regions_for: Callable[[np.ndarray], Sequence[Region]],
-    output: Path,
+    content: str | Path | np.ndarray,
+    styles: Sequence[StyleSpec],
+    output: str | Path | None,
     params: StyleParams,
     device: torch.device,
+    *,
+    regions: RegionSpec | None = None,
     on_step: ProgressFn | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stylize one picture and write it atomically; returns (content, result) as RGB uint8.
+) -> StillResult:
+    """Stylize one picture (a file, ``skimage:NAME``, ``builtin:NAME`` or an RGB uint8
+    array) and, if ``output`` is given, write it atomically.
 
-    ``regions_for(content)`` builds the regions (one whole-image region for plain transfer)
-    from the content at its output size.
+    Everything that can fail is checked before the optimisation starts: the output's
+    name and folder, the inputs, the memory the size needs. With ``regions.segments``
+    the automatic labels are written beside the output (``OUT.regions.png``).
     """
-    check_writable(output)
-    content = resize_longest(read_image(content_path), params.size)
-    regions = regions_for(content)
-    stylizer = Stylizer(params, device)
-    result = stylizer.stylize(content, regions, on_step=on_step)
-    image = finish(result.image, content, params)
-    write_image(output, image)
-    return content, image
+    output = Path(output) if output is not None else None
+    if output is not None:
+        check_image_output(output)
+    picture = content if isinstance(content, np.ndarray) else read_image(content)
+    height, width = longest_shape(picture.shape[0], picture.shape[1], params.size)
+    check_fits(height, width, params, device.type)
+    resized = resize_longest(picture, params.size)
+    labels_out = output.with_suffix(".regions.png") if output is not None else None
+    parts, labels = build_regions(resized, params, styles, regions, labels_out=labels_out)
+    result = Stylizer(params, device).stylize(resized, parts, on_step=on_step)
+    image = finish(result.image, resized, params)
+    if output is not None:
+        write_image(output, image)
+    return StillResult(resized, image, labels)

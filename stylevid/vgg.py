@@ -16,24 +16,15 @@ from importlib import resources
 import torch
 from torch import Tensor, nn
 
+from .config import LAYER_NAMES, VGG19_BLOCK_CONVS
+
 # Caffe convention of the original weights: BGR channels, 0-255, minus the ImageNet mean.
 BGR_MEAN = (103.939, 116.779, 123.68)
 WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 
-_BLOCK_CONVS = (2, 2, 4, 4, 4)
 _BLOCK_CHANNELS = (64, 128, 256, 512, 512)
 
 
-def _layer_names() -> tuple[str, ...]:
-    names: list[str] = []
-    for block, convs in enumerate(_BLOCK_CONVS, start=1):
-        for conv in range(1, convs + 1):
-            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
-        names.append(f"pool{block}")
-    return tuple(names)
-
-
-LAYER_NAMES = _layer_names()
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,7 +34,7 @@ def load_weights() -> dict[str, tuple[Tensor, Tensor]]:
     with resources.as_file(path) as local:
         state = torch.load(local, map_location="cpu", weights_only=True)
     weights = {}
-    for block, convs in enumerate(_BLOCK_CONVS, start=1):
+    for block, convs in enumerate(VGG19_BLOCK_CONVS, start=1):
         for conv in range(1, convs + 1):
             key = f"block{block}_conv{conv}"
             codes, table = state[key + "_W_q"], state[key + "_W_table"]

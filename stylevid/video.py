@@ -22,6 +22,7 @@ from .fsutil import atomic_path, check_writable
 from .imageio import read_image, resize_to
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v")  # containers that hold H.264 and the audio
 DEFAULT_FOLDER_FPS = Fraction(25)
 
 

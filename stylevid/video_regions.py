@@ -3,21 +3,20 @@ the optical flow."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .config import StyleParams
+from .config import RegionSpec, StyleParams, StyleSpec
 from .engine import Region
 from .errors import UserError
 from .flow import compute_flow, sample_grid
+from .imageio import check_image_source
 from .masks import fit_labels, labels_from_rgb, read_labels, segment
 from .regions import KEEP, build_regions, map_regions, parse_rule, styles_by_label
 from .render import RegionsFn
-from .still import StyleSpec
 from .video import FRAME_SUFFIXES, probe, read_frames
 from .workdir import file_digest
 
@@ -76,27 +75,29 @@ def _read_label_sequence(mask: str, width: int, height: int
     return [labels_from_rgb(f)[0] for f in frames], names
 
 
-def regions_source(args: argparse.Namespace, specs: Sequence[StyleSpec],
+def regions_source(spec: RegionSpec, styles: Sequence[StyleSpec],
                    params: StyleParams) -> tuple[RegionsFn, dict]:
     """The per-frame regions of a render and what the manifest must record about them."""
-    if not args.mask and not args.segment:
-        if args.region:
+    if spec.whole:
+        if spec.rules:
             raise UserError("--region needs --mask or --segment")
+        for style in styles:  # before the work folder is written
+            check_image_source(style.path)
         cache: list[Sequence[Region]] = []
 
         def whole(_index: int, content: np.ndarray) -> Sequence[Region]:
             if not cache:
-                cache.append(build_regions(content, params, specs)[0])
+                cache.append(build_regions(content, params, styles)[0])
             return cache[0]
 
         return whole, {}
-    if len(args.mask) > 1:
+    if len(spec.masks) > 1:
         raise UserError("for videos give one --mask (label image, mask video or folder)")
-    mask = args.mask[0] if args.mask else None
+    mask = spec.masks[0] if spec.masks else None
     if mask is not None and not Path(mask).exists():
         raise UserError(f"mask not found: {mask}")
-    sequence = _LabelSequence(mask, args.segment, params.seed)
-    rules = [parse_rule(text) for text in args.region]
+    sequence = _LabelSequence(mask, spec.segments, params.seed)
+    rules = [parse_rule(text) for text in spec.rules]
     if not rules:
         raise UserError("give --region LABEL=STYLE for the mask's labels")
     styles_for: dict[str, tuple] = {}
@@ -104,13 +105,13 @@ def regions_source(args: argparse.Namespace, specs: Sequence[StyleSpec],
     def regional(index: int, content: np.ndarray) -> Sequence[Region]:
         labels = sequence.labels(index, content)
         if not styles_for:
-            styles_for.update(styles_by_label(rules, args.style_mask, content, params))
+            styles_for.update(styles_by_label(rules, spec.style_masks, content, params))
         return map_regions(labels, sequence.names, rules, styles_for)
 
     extra = {"mask": file_digest(mask) if mask and Path(mask).is_file() else mask,
-             "segments": args.segment,
+             "segments": spec.segments,
              "regions": [f"{r.label}={r.style if r.style == KEEP else file_digest(r.style)}"
                          f"@{r.weight:g}" for r in rules],
              "style_masks": [f"{text.partition('=')[0]}={file_digest(text.partition('=')[2])}"
-                             for text in args.style_mask]}
+                             for text in spec.style_masks]}
     return regional, extra

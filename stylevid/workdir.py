@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -44,18 +45,24 @@ class WorkDir:
 
     def open(self, manifest: dict[str, Any]) -> int:
         """Create the folder or check that it belongs to the same render; returns the number
-        of frames already finished (a prefix of the video)."""
+        of frames already finished (a prefix of the video).
+
+        A folder of other settings that holds no finished frame yet (a render that failed
+        on a typo, say) is simply taken over: there is nothing in it to protect.
+        """
         path = self.root / MANIFEST
         manifest = json.loads(json.dumps(manifest))  # tuples become lists, as when read back
-        if path.is_file():
-            previous = json.loads(path.read_text())
-            if previous != manifest:
-                changed = sorted(k for k in set(previous) | set(manifest)
-                                 if previous.get(k) != manifest.get(k))
-                raise UserError(
-                    f"work folder {self.root} belongs to a render with other settings "
-                    f"({', '.join(changed)} differ); delete it or pass another --work-dir")
-        else:
+        previous = json.loads(path.read_text()) if path.is_file() else None
+        if previous is not None and previous != manifest and self.has_frames():
+            changed = sorted(k for k in set(previous) | set(manifest)
+                             if previous.get(k) != manifest.get(k))
+            raise UserError(
+                f"work folder {self.root} belongs to a render with other settings "
+                f"({', '.join(changed)} differ); delete it or pass another --work-dir")
+        if previous != manifest:
+            if previous is not None:  # a folder of ours: its flow was for other settings
+                shutil.rmtree(self.root / "motion", ignore_errors=True)
+                shutil.rmtree(self.root / "chunks", ignore_errors=True)
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -64,6 +71,10 @@ class WorkDir:
                 tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
         self.frames.mkdir(exist_ok=True)
         return self.done_count()
+
+    def has_frames(self) -> bool:
+        """Whether any finished frame (of any pass or chunk) is in the folder."""
+        return any(True for _ in self.root.rglob("*.png"))
 
     def pass_folder(self, pass_index: int) -> Path:
         return self.frames if pass_index == 1 else self.root / f"pass{pass_index}"

@@ -1,4 +1,8 @@
-"""Shared fixtures: real data from ../shared/data, the device from the environment."""
+"""Shared fixtures: test pictures and clips (real where ../shared/data is, else generated),
+the real data itself for the tests that need exactly it, the device from the environment.
+
+STYLEVID_TEST_DATA=generated runs the suite as a plain clone would, without ../shared.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,30 @@ from pathlib import Path
 import pytest
 import torch
 
+from .assets import Assets, generated_assets, real_assets
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+USE_SHARED = SHARED.is_dir() and os.environ.get("STYLEVID_TEST_DATA") != "generated"
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
 @pytest.fixture(scope="session")
 def data() -> Path:
-    """The shared data folder (real paintings, photos, video, flow ground truth)."""
-    if not SHARED.is_dir():
-        pytest.skip(f"shared test data not found at {SHARED}")
+    """The shared data folder, for the tests that check against exactly these files
+    (flow ground truth, Ruder's checker on a real clip, the real masks' formats)."""
+    if not USE_SHARED:
+        pytest.skip(f"real-data layer: needs ../shared/data (not found at {SHARED} or "
+                    "STYLEVID_TEST_DATA=generated)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def assets(tmp_path_factory) -> Assets:
+    """Photo, paintings, masks, sketch and clip: real where available, else generated."""
+    if USE_SHARED:
+        return real_assets(SHARED)
+    return generated_assets(tmp_path_factory.mktemp("assets"))
 
 
 @pytest.fixture(scope="session")

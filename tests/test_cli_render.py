@@ -24,8 +24,8 @@ def run_cli(*args, **kw) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def pan_clip(tmp_path_factory, data):
-    photo = read_image(data / "content/tubingen.jpg")
+def pan_clip(tmp_path_factory, assets):
+    photo = read_image(assets.photo)
     clip = tmp_path_factory.mktemp("clips") / "pan.mp4"
     write_clip(pan_frames(photo, 10, W, H, STEP), clip, fps=30, audio=True)
     return clip
@@ -36,8 +36,8 @@ def decoded(path):
     return info, list(read_frames(path, info, info.width, info.height))
 
 
-def test_render_keeps_frames_fps_audio_and_is_temporally_consistent(pan_clip, data, tmp_path):
-    style = str(data / "style/starry_night.jpg")
+def test_render_keeps_frames_fps_audio_and_is_temporally_consistent(pan_clip, assets, tmp_path):
+    style = str(assets.painting)
     outputs = {}
     for weight in ("default", "0"):
         out = tmp_path / f"out_{weight}.mp4"
@@ -61,9 +61,9 @@ def test_render_keeps_frames_fps_audio_and_is_temporally_consistent(pan_clip, da
     assert e_temporal < 0.5 * e_independent, (e_temporal, e_independent)
 
 
-def test_killed_render_resumes_to_the_same_frames_as_an_uninterrupted_one(pan_clip, data,
+def test_killed_render_resumes_to_the_same_frames_as_an_uninterrupted_one(pan_clip, assets,
                                                                          tmp_path):
-    style = str(data / "style/starry_night.jpg")
+    style = str(assets.painting)
     reference = tmp_path / "reference.mp4"
     proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(reference), *FAST)
     assert proc.returncode == 0, proc.stderr
@@ -102,8 +102,8 @@ def test_killed_render_resumes_to_the_same_frames_as_an_uninterrupted_one(pan_cl
     assert proc.returncode == 0 and "(0 rendered now)" in proc.stdout, proc.stderr
 
 
-def test_multi_pass_alternates_direction_and_passes_can_be_added(pan_clip, data, tmp_path):
-    style = str(data / "style/starry_night.jpg")
+def test_multi_pass_alternates_direction_and_passes_can_be_added(pan_clip, assets, tmp_path):
+    style = str(assets.painting)
     out = tmp_path / "passes.mp4"
     work = tmp_path / ".passes.mp4.stylevid"
     proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(out), *FAST,
@@ -129,15 +129,17 @@ def test_multi_pass_alternates_direction_and_passes_can_be_added(pan_clip, data,
     assert errors[3] < errors[1], errors
 
 
-def test_real_clip_renders_end_to_end_to_a_frame_folder(data, tmp_path):
-    out = tmp_path / "bedroom_frames"
-    proc = run_cli("render", str(data / "video/bedroom/bedroom.mp4"), "--style",
-                   str(data / "style/wave.jpg"), "-o", str(out), "--duration", "0.2",
+def test_real_clip_renders_end_to_end_to_a_frame_folder(assets, tmp_path):
+    out = tmp_path / "frames"
+    proc = run_cli("render", str(assets.clip), "--style",
+                   str(assets.third_painting), "-o", str(out), "--duration", "0.2",
                    "--size", "64", "--iterations", "8", "--first-iterations", "20", "--quiet")
     assert proc.returncode == 0, proc.stderr
     pictures = sorted(out.glob("*.png"))
-    assert len(pictures) == 6
-    assert read_image(pictures[0]).shape == (36, 64, 3)
+    info = probe(assets.clip)
+    assert info.fps == 30 and len(pictures) == 6  # 0.2 s at 30 fps
+    height = round(info.height * 64 / info.width / 2) * 2
+    assert read_image(pictures[0]).shape == (height, 64, 3)
 
 
 def _write_flo(path, flow):
@@ -202,16 +204,18 @@ def test_zero_frame_video_exits_2(tmp_path):
 
 
 @pytest.mark.parametrize("option,value,message", [
-    ("--style-weights", "nan", "numbers >= 0"),
-    ("--content-weight", "inf", "finite"),
-    ("--style-scale", "nan", "finite"),
-    ("--temporal-weight", "nan", "finite"),
-    ("--blend-weight", "-1", ">= 0"),
-    ("--duration", "0", "> 0"),
-    ("--crf", "99", "0 to 51"),
-    ("--fps", "-5", "> 0"),
-    ("--cut-threshold", "2", "between 0 and 1"),
-    ("--passes", "0", "positive integer"),
+    ("--style-weights", "nan", "must be a finite number"),
+    ("--content-weight", "inf", "must be a finite number"),
+    ("--style-scale", "nan", "must be a finite number"),
+    ("--temporal-weight", "nan", "must be a finite number"),
+    ("--blend-weight", "-1", "must be >= 0"),
+    ("--duration", "0", "must be > 0"),
+    ("--crf", "99", "must be <= 51"),
+    ("--fps", "-5", "must be > 0"),
+    ("--fps", "0", "must be > 0"),
+    ("--cut-threshold", "2", "must be <= 1"),
+    ("--passes", "0", "must be >= 1"),
+    ("--iterations", "2.5", "must be a whole number"),
 ])
 def test_nonsense_numbers_are_refused_before_any_work(tmp_path, capsys, option, value,
                                                       message):

@@ -25,17 +25,17 @@ def resized(path, shape) -> np.ndarray:
     return cv2.resize(read_rgb(path), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
 
 
-def test_stylize_real_painting_meets_independent_gatys_loss(data, tmp_path):
+def test_stylize_real_painting_meets_independent_gatys_loss(assets, tmp_path):
     out = tmp_path / "out.png"
-    proc = run_cli("stylize", str(data / "content/tubingen.jpg"), "--style",
-                   str(data / "style/starry_night.jpg"), "-o", str(out), "--size", "64",
+    proc = run_cli("stylize", str(assets.photo), "--style",
+                   str(assets.painting), "-o", str(out), "--size", "64",
                    "--iterations", "40", "--seed", "0")
     assert proc.returncode == 0, proc.stderr
     result = read_rgb(out)
     assert result.shape == (48, 64, 3)
-    content = resized(data / "content/tubingen.jpg", result.shape)
-    style = resized(data / "style/starry_night.jpg", (40, 64))
-    style_same_shape = resized(data / "style/starry_night.jpg", result.shape)
+    content = resized(assets.photo, result.shape)
+    style = resized(assets.painting, (40, 64))
+    style_same_shape = resized(assets.painting, result.shape)
     f_out, f_content, f_style, f_style_same = (
         ref.features(x) for x in (result, content, style, style_same_shape))
     style_out, style_content = ref.style_loss(f_out, f_style), ref.style_loss(f_content, f_style)
@@ -83,7 +83,7 @@ def test_blend_of_two_styles_and_color_preservation(tmp_path):
     (["stylize", "skimage:chelsea", "--style", "skimage:coffee", "-o", "/nonexistent/o.png"],
      "does not exist"),
     (["stylize", "skimage:chelsea", "--style", "skimage:coffee", "-o", "{tmp}/o.png",
-      "--size", "-3"], "must be a positive integer"),
+      "--size", "-3"], "--size must be >= 16"),
     (["stylize", "skimage:chelsea", "-o", "{tmp}/o.png"], "at least one --style"),
     (["stylize", "skimage:chelsea", "--style", "skimage:coffee", "-o", "{tmp}/o.png",
       "--style-weights", "1,2"], "--style-weights has 2 values for 1 styles"),

@@ -12,13 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stylevid.config import StyleParams
+from stylevid.config import RayOptions, RenderOptions, StyleParams, StyleSpec
 from stylevid.distributed import VideoJob, keyframe_ramp, plan_chunks, render_many
 from stylevid.errors import UserError
 from stylevid.imageio import read_image
 from stylevid.jobs import load_job
-from stylevid.render import RenderOptions
-from stylevid.still import StyleSpec
 from stylevid.synthetic import pan_flow, pan_frames, write_clip
 from stylevid.temporal import warping_error
 from stylevid.video import probe, read_frames
@@ -53,7 +51,7 @@ def test_job_file_globs_styles_and_safety(tmp_path):
     assert [i.output.name for i in spec.inputs] == ["a.mp4", "b.mp4", "a_coffee.mp4"]
     assert spec.inputs[0].style == str(tmp_path / "s.jpg")
     assert spec.inputs[2].style == "skimage:coffee"
-    assert spec.params.size == 64 and spec.options.temporal_weight == 1000 and spec.workers == 2
+    assert spec.params.size == 64 and spec.options.temporal_weight == 1000 and spec.ray.workers == 2
     job.write_text("inputs: [{path: videos/a.mp4, output: ../../escape.mp4}]\nstyle: s.jpg\n"
                    "output_dir: out/\n")
     with pytest.raises(UserError, match="outside output_dir"):
@@ -69,8 +67,8 @@ def test_job_file_globs_styles_and_safety(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory, data):
-    photo = read_image(data / "content/tubingen.jpg")
+def clips(tmp_path_factory, assets):
+    photo = read_image(assets.photo)
     folder = tmp_path_factory.mktemp("library")
     (folder / "videos").mkdir()
     for i in range(3):
@@ -148,7 +146,8 @@ def test_killed_worker_is_replaced_and_every_frame_is_written(clips, tmp_path, r
                                args=(tmp_path / "work/chunks", killed))
     watcher.start()
     [outcome] = render_many([job], StyleParams(size=W, iterations=8),
-                            RenderOptions(first_iterations=12), workers=2, chunk_frames=12)
+                            RenderOptions(first_iterations=12),
+                            RayOptions(workers=2, chunk_frames=12))
     watcher.join()
     assert killed, "no worker was killed"
     assert outcome.state == "done", outcome.reason
@@ -156,12 +155,12 @@ def test_killed_worker_is_replaced_and_every_frame_is_written(clips, tmp_path, r
     assert len(list(read_frames(tmp_path / "long.mp4", info, W, H))) == 24
 
 
-def test_chunk_seam_is_as_consistent_as_the_interior(clips, tmp_path, data, ray_local):
+def test_chunk_seam_is_as_consistent_as_the_interior(clips, tmp_path, assets, ray_local):
     job = VideoJob(clips / "long.mp4", tmp_path / "seam.mp4",
-                   (StyleSpec(str(data / "style/starry_night.jpg")),), tmp_path / "work")
+                   (StyleSpec(str(assets.painting)),), tmp_path / "work")
     [outcome] = render_many([job], StyleParams(size=W, iterations=12),
-                            RenderOptions(first_iterations=30), workers=2, chunk_frames=12,
-                            blend=8)
+                            RenderOptions(first_iterations=30),
+                            RayOptions(workers=2, chunk_frames=12, blend=8))
     assert outcome.state == "done", outcome.reason
     frames = [read_image(p) for p in sorted((tmp_path / "work/frames").glob("*.png"))]
     flow, mask = pan_flow(W, H, 2)

@@ -28,11 +28,11 @@ def test_bf16_features_are_fp32_and_close_to_fp32_features(device):
         assert error < 0.03, (name, error)
 
 
-def test_bf16_stylization_reaches_the_fp32_loss(data, device):
+def test_bf16_stylization_reaches_the_fp32_loss(assets, device):
     """Same job in both precisions; each result judged by the same fp32 objective. Small
     (48 px): CPUs without native bf16 emulate it about 40x slower than fp32."""
-    content = resize_longest(read_image(data / "content/tubingen.jpg"), 48)
-    regions = [Region(None, (StyleImage(read_image(data / "style/starry_night.jpg")),))]
+    content = resize_longest(read_image(assets.photo), 48)
+    regions = [Region(None, (StyleImage(read_image(assets.painting)),))]
     params = StyleParams(iterations=40, tolerance=0.0, scales=1)
     exact = Stylizer(params.with_(precision="fp32"), device)
     judge = exact.objective(to_tensor(content, device), regions)
