@@ -290,7 +290,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     options = render_options_from_args(args)
     specs = style_specs(args)
     if args.workers or args.ray_address:
-        if args.passes > 1:
+        if options.passes > 1:
             raise UserError("--passes > 1 is not supported with --workers yet")
         return _render_on_ray(args, params, options, specs)
     device = _device(args)
@@ -372,8 +372,14 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import LossMeter, evaluate_clip, plot_report, read_truth
+    from .fsutil import check_writable
     from .imageio import read_image
 
+    if args.plot:
+        plot = Path(args.plot)
+        if plot.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
+            raise UserError(f"--plot {plot}: give a .png, .pdf, .svg or .jpg file name")
+        check_writable(plot)
     truth = read_truth(args.flow_truth) if args.flow_truth else None
     losses = LossMeter(read_image(args.style)) if args.style else None
     report = evaluate_clip(args.video, args.reference, size=args.size, start=args.start,

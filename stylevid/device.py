@@ -27,6 +27,12 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise UserError(f"unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError(f"device {name!r} requested but CUDA is not available on this machine")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise UserError(f"device {name!r} requested but this machine has "
+                        f"{torch.cuda.device_count()} CUDA device(s)")
+    mps = getattr(torch.backends, "mps", None)
+    if device.type == "mps" and not (mps and mps.is_available()):
+        raise UserError(f"device {name!r} requested but MPS is not available on this machine")
     return device
 
 

@@ -12,6 +12,7 @@ chunk retried, keeping the frames it wrote.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -238,13 +239,14 @@ def start_ray(address: str | None, cpus: int | None) -> None:
         return
     if address:
         try:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise UserError(f"cannot connect to the Ray cluster at {address!r}: "
                             f"{_one_line(exc)}") from None
     else:
         ray.init(num_cpus=cpus or os.cpu_count(), include_dashboard=False,
-                 _node_ip_address="127.0.0.1", log_to_driver=False)
+                 _node_ip_address="127.0.0.1", log_to_driver=False,
+                 logging_level=logging.ERROR)  # our progress bar and errors, not Ray's notes
 
 
 def _plan(job: VideoJob, params: StyleParams, options: RenderOptions,

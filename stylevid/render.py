@@ -19,7 +19,7 @@ from .config import RenderOptions, StyleParams
 from .engine import Region, Stylizer
 from .errors import UserError
 from .fsutil import check_writable
-from .imageio import to_tensor
+from .imageio import check_image_source, to_tensor
 from .memory import check_fits
 from .motion import Motion, MotionCache, MotionPrefetcher
 from .objective import PixelAnchor
@@ -334,6 +334,10 @@ def render_video(
     info = probe(source, Fraction(options.folder_fps).limit_denominator(1001))
     size = output_size(info, stylizer.params.size)
     check_output(output)
+    if output.resolve() == source.resolve():
+        raise UserError(f"the output {output} would replace the input video")
+    if stylizer.params.init not in ("content", "noise"):
+        check_image_source(stylizer.params.init)
     check_fits(size[1], size[0], stylizer.params, stylizer.device.type)
     work = WorkDir(work_dir or default_work_dir(output))
     work.open(manifest_for(source, styles, stylizer.params, options, size, manifest_extra or {}))

@@ -12,8 +12,10 @@ import torch
 from .color import keep_content_chroma
 from .config import RegionSpec, StyleParams, StyleSpec
 from .engine import ProgressFn, Stylizer
+from .errors import UserError
 from .imageio import (
     check_image_output,
+    check_image_source,
     longest_shape,
     read_image,
     resize_longest,
@@ -59,6 +61,10 @@ def stylize_still(
     output = Path(output) if output is not None else None
     if output is not None:
         check_image_output(output)
+        if not isinstance(content, np.ndarray) and Path(content).resolve() == output.resolve():
+            raise UserError(f"the output {output} would replace the content picture")
+    if params.init not in ("content", "noise"):
+        check_image_source(params.init)
     picture = content if isinstance(content, np.ndarray) else read_image(content)
     height, width = longest_shape(picture.shape[0], picture.shape[1], params.size)
     check_fits(height, width, params, device.type)

@@ -114,3 +114,47 @@ def test_a_replaced_output_is_announced(tmp_path, capsys):
             "--size", "32", "--iterations", "2", "--quiet"]
     assert main(args) == 0
     assert f"wrote {out} (replaced the earlier file)" in capsys.readouterr().out
+
+
+def test_more_ray_workers_than_the_cluster_can_place_is_refused(tmp_path):
+    """Actors that cannot be placed would wait for ever; the job must say so and stop."""
+    from stylevid.synthetic import write_clip
+
+    write_clip([np.zeros((32, 32, 3), np.uint8)] * 3, tmp_path / "a.mp4", audio=False)
+    job = tmp_path / "job.yaml"
+    job.write_text("inputs: [a.mp4]\nstyle: builtin:swirls\noutput_dir: out/\n")
+    proc = subprocess.run([sys.executable, "-m", "stylevid", "batch", str(job), "--workers",
+                           "999", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "999 workers need 999 CPUs; the Ray cluster has" in lines[0], lines
+
+
+@pytest.mark.parametrize("args, message", [
+    (["stylize", "{tmp}/photo.png", "--style", "builtin:swirls", "-o", "{tmp}/photo.png"],
+     "would replace the content picture"),
+    (["stylize", "skimage:chelsea", "--style", "builtin:swirls", "-o", "{tmp}/o.png",
+      "--init", "{tmp}/missing.png"], "image not found"),
+    (["stylize", "skimage:chelsea", "--style", "builtin:nope", "-o", "{tmp}/o.png"],
+     "no built-in painting 'nope'"),
+    (["stylize", "skimage:chelsea", "--style", "builtin:swirls", "-o", "{tmp}/o.png",
+      "--segment", "1000"], "--segment must be <= 64"),
+    (["stylize", "skimage:chelsea", "--style", "builtin:swirls", "-o", "{tmp}/o.png",
+      "--seed", "-1"], "--seed must be >= 0"),
+    (["stylize", "skimage:chelsea", "--style", "builtin:swirls", "-o", "{tmp}/o.png",
+      "--content-layers", ","], "--content-layers must be a non-empty list"),
+    (["stylize", "skimage:chelsea", "--style", "builtin:swirls", "-o", "{tmp}/o.png",
+      "--lr", "0"], "--lr must be > 0"),
+    (["render", "{tmp}/photo.png", "--style", "builtin:swirls", "-o", "{tmp}/o.mp4",
+      "--workers", "0"], "--workers must be >= 1"),
+    (["eval", "{tmp}/photo.png", "--reference", "{tmp}/photo.png", "--plot", "{tmp}/p.txt"],
+     "--plot"),
+])
+def test_more_mistakes_are_one_line_before_any_work(tmp_path, capsys, no_work, args, message):
+    from stylevid.imageio import write_image
+
+    write_image(tmp_path / "photo.png", np.full((24, 32, 3), 128, np.uint8))
+    before = sorted(tmp_path.iterdir())
+    code = main([a.format(tmp=tmp_path) for a in args])
+    assert code == 2 and message in one_error_line(capsys)
+    assert sorted(tmp_path.iterdir()) == before

@@ -86,7 +86,7 @@ def test_batch_job_on_embedded_ray(clips, tmp_path):
     (clips / "videos" / "corrupt.mp4").write_bytes(b"\x00\x01 not a video")
     job = clips / "job.yaml"
     job.write_text("inputs: ['videos/*.mp4']\nstyle: skimage:coffee\noutput_dir: out/\n"
-                   "params: {size: 48, iterations: 6, first_iterations: 12, chunk_frames: 4}\n")
+                   "params: {size: 48, iterations: 6, first_iterations: 12, chunk_frames: 4, blend: 2}\n")
     proc = run_batch(job)
     assert proc.returncode == 1, proc.stderr  # something failed: non-zero, with a summary
     assert "3 done, 1 failed" in proc.stdout
