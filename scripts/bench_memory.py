@@ -69,7 +69,7 @@ def main() -> None:
     print(f"CPU: {machine}")
     path = RESULTS / "memory.json"
     results = json.loads(path.read_text()) if path.is_file() else {"rows": []}
-    for size in args.sizes.split(","):
+    for size in filter(None, args.sizes.split(",")):  # none: rewrite the report only
         width, height = (int(v) for v in size.split("x"))
         proc = subprocess.run(
             [sys.executable, __file__, "--child", str(width), str(height),
@@ -79,16 +79,17 @@ def main() -> None:
             print(f"{size}: failed: {proc.stderr.strip().splitlines()[-1:]}")
             continue
         row = json.loads(proc.stdout.strip().splitlines()[-1])
-        row.update(iterations=args.iterations, machine=machine, estimate_bytes=estimate_bytes(
-            height, width, video_params(precision=row["precision"], iterations=args.iterations)))
+        row.update(iterations=args.iterations, machine=machine)
         print(f"{size}, {args.iterations} iterations: peak {row['peak_bytes'] / 2**30:.2f} GiB, "
-              f"estimate {row['estimate_bytes'] / 2**30:.2f} GiB, "
               f"{row['seconds_per_iteration']:.2f} s/iteration ({row['precision']})")
         key = (width, height, args.iterations, row["precision"])
         results["rows"] = [r for r in results["rows"] if
                            (r["width"], r["height"], r["iterations"], r["precision"]) != key]
         results["rows"].append(row)
     results["rows"].sort(key=lambda r: (r["precision"], r["iterations"], r["pixels"]))
+    for r in results["rows"]:  # the estimate of the current code, beside each measurement
+        r["estimate_bytes"] = estimate_bytes(r["height"], r["width"], video_params(
+            precision=r["precision"], iterations=r["iterations"]))
     RESULTS.mkdir(exist_ok=True)
     path.write_text(json.dumps(results, indent=2))
     lines = ["| frame | precision | L-BFGS iterations | peak RSS (GiB) | estimate (GiB) | "

@@ -25,7 +25,7 @@ import numpy as np
 
 from .config import RayOptions, RenderOptions, StyleParams, StyleSpec
 from .errors import UserError
-from .motion import pair_motion
+from .motion import MotionCache
 from .render import (
     VideoRenderer,
     check_output,
@@ -69,14 +69,17 @@ def plan_chunks(frames: int, cuts: Sequence[int], chunk_frames: int) -> list[Chu
 
 
 def find_cuts(source: Path, info: VideoInfo, size: tuple[int, int],
-              options: RenderOptions) -> tuple[int, list[int]]:
-    """Frame count and scene cuts (frames whose consistent-motion fraction collapses)."""
+              options: RenderOptions, cache: MotionCache) -> tuple[int, list[int]]:
+    """Frame count and scene cuts (frames whose consistent-motion fraction collapses). The
+    motion of every neighbouring pair goes to ``cache``, where the chunks' renderers find
+    it: each pair's flow is computed once for the whole render."""
     cuts, previous, count = [], None, 0
     for index, frame in enumerate(read_frames(source, info, *size, options.start,
                                               options.duration)):
         if previous is not None:
-            weights = pair_motion(previous, frame, options.flow_method,
-                                  options.flow_preset)[0].weights
+            pair = {index - 1: previous, index: frame}
+            weights = cache.get(index, index - 1, pair.__getitem__, options.flow_method,
+                                options.flow_preset).weights
             if consistent_fraction(weights) < options.cut_threshold:
                 cuts.append(index)
         previous, count = frame, index + 1
@@ -115,6 +118,7 @@ class ChunkTask:
     folder: Path
     manifest: dict
     blend: int
+    motion: Path  # the video's motion cache, frames counted from the clip's start
 
 
 @dataclass
@@ -154,7 +158,7 @@ class ChunkWorker:
             self.stylizers[key] = Stylizer(self.params, self.device)
         stylizer = self.stylizers[key]
         info = probe(task.source, Fraction(self.options.folder_fps).limit_denominator(1001))
-        work = WorkDir(task.folder)
+        work = WorkDir(task.folder, MotionCache(task.motion, offset=task.chunk.start))
         work.open(task.manifest)
         regions: list = []
 
@@ -188,15 +192,18 @@ class ChunkWorker:
                                            self.options.duration), first, key + 1))
         targets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         device = renderer.stylizer.device
+        cache = MotionCache(task.motion)
+
+        def frame(index: int) -> np.ndarray:
+            return contents[index - first]
 
         def carry_back() -> None:
             key_content = contents[-1]
             keyframe = renderer.stylize_frame(key_content, regions_for(key, key_content))[0]
             image, weight = keyframe, np.ones(keyframe.shape[:2], np.float32)
             for index in range(key - 1, first - 1, -1):
-                later, current = contents[index + 1 - first], contents[index - first]
-                motion = pair_motion(later, current, self.options.flow_method,
-                                     self.options.flow_preset)[0]  # index towards index+1
+                motion = cache.get(index, index + 1, frame, self.options.flow_method,
+                                   self.options.flow_preset)
                 image = motion.warp(image)
                 weight = motion.weights * motion.warp(weight)
                 targets[index] = (image, weight)
@@ -259,7 +266,7 @@ def _plan(job: VideoJob, params: StyleParams, options: RenderOptions,
                             {"chunk_frames": ray_options.chunk_frames,
                              "blend": ray_options.blend})
     work.open(manifest)
-    frames, cuts = find_cuts(job.source, info, size, options)
+    frames, cuts = find_cuts(job.source, info, size, options, work.motion)
     if frames == 0:
         raise UserError(no_frames_message(job.source, options))
     chunks = plan_chunks(frames, cuts, ray_options.chunk_frames)
@@ -323,7 +330,7 @@ def render_many(
             folder = plan.work.root / "chunks" / chunk.name
             manifest = {"video": plan.work.root.name, "chunk": chunk.name}
             tasks.append(ChunkTask(index, chunk, job.source, job.styles, plan.size, folder,
-                                   manifest, ray_options.blend))
+                                   manifest, ray_options.blend, plan.work.motion.folder))
     total_frames = sum(p.frames for p in plans.values())
     pending: dict = {}
     idle = list(actors)

@@ -5,6 +5,8 @@ Still images, video frames, regions and Ray workers all call :meth:`Stylizer.sty
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +37,17 @@ class StyleImage:
     image: np.ndarray
     weight: float = 1.0
     mask: np.ndarray | None = None
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A digest of the picture and its mask: equal pictures share Gram targets, however
+        many times they are loaded (every chunk of a Ray job loads its styles anew)."""
+        digest = hashlib.blake2b(digest_size=16)
+        for array in (self.image, self.mask):
+            if array is not None:
+                digest.update(str((array.shape, array.dtype)).encode())
+                digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,12 +88,12 @@ class Stylizer:
         self.precision = resolve_precision(params.precision, self.device)
         self.encoder = VGG19Encoder(params.content_layers + params.style_layers,
                                     params.pooling, self.precision).to(self.device)
-        self._gram_cache: dict[tuple[int, int, int], tuple[StyleImage, dict[str, Tensor]]] = {}
+        self._gram_cache: dict[tuple[str, int], dict[str, Tensor]] = {}
 
     @torch.no_grad()
     def style_grams(self, style: StyleImage, content_longest: int) -> dict[str, Tensor]:
         """Gram targets of one style picture for content of the given longest side (cached)."""
-        key = (id(style), content_longest, id(style.mask))
+        key = (style.fingerprint, content_longest)
         if key not in self._gram_cache:
             size = max(16, round(content_longest * self.params.style_scale))
             picture = resize_longest(style.image, size)
@@ -94,8 +107,8 @@ class Stylizer:
                 name: gram_matrix(features[name], guides[name] if guides else None)
                 for name in self.params.style_layers
             }
-            self._gram_cache[key] = (style, grams)
-        return self._gram_cache[key][1]
+            self._gram_cache[key] = grams
+        return self._gram_cache[key]
 
     def region_targets(self, regions: Sequence[Region], height: int,
                        width: int) -> tuple[list[RegionTarget], Tensor | None]:

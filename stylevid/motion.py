@@ -62,13 +62,16 @@ def pair_motion(first: np.ndarray, second: np.ndarray, method: str = "dis",
 
 class MotionCache:
     """``motion/TTTTTT-SSSSSS.npz`` files of a work folder: the motion of frame T towards S.
-    Frame numbers are positions in the rendered clip."""
+    File names count frames from the start of the rendered clip; a user that numbers its
+    frames from elsewhere (a Ray chunk from its first frame) gives that frame's ``offset``,
+    so that the video's scene-cut pass and all its chunks share one cache."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, offset: int = 0) -> None:
         self.folder = Path(folder)
+        self.offset = offset
 
     def path(self, target: int, source: int) -> Path:
-        return self.folder / f"{target:06d}-{source:06d}.npz"
+        return self.folder / f"{target + self.offset:06d}-{source + self.offset:06d}.npz"
 
     def load(self, target: int, source: int) -> Motion | None:
         path = self.path(target, source)

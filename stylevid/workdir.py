@@ -38,10 +38,10 @@ class WorkDir:
     """Frames ``frames/000123.png`` (pass 1; later passes in ``pass2/`` ...) and cached
     motion ``motion/`` of one render."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, motion: MotionCache | None = None) -> None:
         self.root = Path(root)
         self.frames = self.root / "frames"
-        self.motion = MotionCache(self.root / "motion")
+        self.motion = motion or MotionCache(self.root / "motion")
 
     def open(self, manifest: dict[str, Any]) -> int:
         """Create the folder or check that it belongs to the same render; returns the number

@@ -168,3 +168,10 @@ def test_chunk_seam_is_as_consistent_as_the_interior(clips, tmp_path, assets, ra
     seam = pairs[12 - 1]  # the pair (11, 12) straddles the seam
     interior = np.mean([e for t, e in enumerate(pairs, start=1) if t != 12])
     assert seam <= 1.5 * interior, (seam, interior)
+    # the flow of every neighbouring pair was computed once, for the scene-cut pass, and
+    # the chunks read it from the video's cache instead of computing their own
+    motion = sorted(p.name for p in (tmp_path / "work/motion").glob("*.npz"))
+    neighbours = {f"{t:06d}-{s:06d}.npz" for t in range(24) for s in (t - 1, t + 1)
+                  if 0 <= s < 24}
+    assert neighbours <= set(motion)
+    assert not list((tmp_path / "work/chunks").glob("*/motion"))

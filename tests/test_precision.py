@@ -63,3 +63,16 @@ def test_auto_precision_follows_the_hardware():
 def test_cpu_allocator_setting_is_accepted_by_glibc():
     on_glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert keep_freed_cpu_memory() is on_glibc
+
+
+def test_style_targets_are_shared_by_equal_pictures_loaded_twice(device):
+    """Each Ray chunk loads its styles anew: equal pictures must reuse the Gram targets
+    instead of computing and keeping them once per chunk."""
+    picture = read_image("builtin:swirls")
+    stylizer = Stylizer(StyleParams(precision="fp32"), device)
+    first = stylizer.style_grams(StyleImage(picture), 32)
+    again = stylizer.style_grams(StyleImage(picture.copy()), 32)
+    assert all(first[name] is again[name] for name in first)
+    stylizer.style_grams(StyleImage(picture[:, ::-1].copy()), 32)  # another picture
+    stylizer.style_grams(StyleImage(picture), 64)  # another size
+    assert len(stylizer._gram_cache) == 3
