@@ -17,8 +17,8 @@ from .errors import UserError
 
 FLOAT_BYTES = 4
 LBFGS_HISTORY = 100  # steps L-BFGS remembers (stylevid.optimize, as neural-style)
-# Measured (scripts/results/memory.md, 256x144 to 1920x1080): the peak over the kept feature maps, and the
-# resident memory of a process that has loaded torch and the network.
+# Measured (scripts/results/memory.md, 256x144 to 1920x1080): the peak over the kept
+# feature maps, and the resident memory of a process that has loaded torch and the network.
 ACTIVATION_OVERHEAD = 1.36
 PROCESS_BYTES = 530 * 2**20
 _CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}

@@ -377,6 +377,9 @@ def check_output(output: Path) -> None:
         parent = output.resolve().parent
         if not parent.is_dir():
             raise UserError(f"cannot write frames to {output}: folder {parent} does not exist")
+        if output.exists() and not output.is_dir():
+            raise UserError(f"cannot write frames to {output}: it is a file, not a folder "
+                            "(give a video file name such as out.mp4 or a folder)")
         return
     if output.suffix.lower() in FRAME_SUFFIXES:
         raise UserError(f"output {output} is a picture; give a video file (.mp4) or a folder")

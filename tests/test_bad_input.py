@@ -147,6 +147,8 @@ def test_more_ray_workers_than_the_cluster_can_place_is_refused(tmp_path):
       "--lr", "0"], "--lr must be > 0"),
     (["render", "{tmp}/photo.png", "--style", "builtin:swirls", "-o", "{tmp}/o.mp4",
       "--workers", "0"], "--workers must be >= 1"),
+    (["render", "{tmp}/photo.png", "--style", "builtin:swirls", "-o", "{tmp}/notes"],
+     "it is a file, not a folder"),
     (["eval", "{tmp}/photo.png", "--reference", "{tmp}/photo.png", "--plot", "{tmp}/p.txt"],
      "--plot"),
 ])
@@ -154,6 +156,7 @@ def test_more_mistakes_are_one_line_before_any_work(tmp_path, capsys, no_work, a
     from stylevid.imageio import write_image
 
     write_image(tmp_path / "photo.png", np.full((24, 32, 3), 128, np.uint8))
+    (tmp_path / "notes").write_text("a file without extension")
     before = sorted(tmp_path.iterdir())
     code = main([a.format(tmp=tmp_path) for a in args])
     assert code == 2 and message in one_error_line(capsys)
