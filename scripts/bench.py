@@ -425,6 +425,7 @@ def main() -> None:
     parser.add_argument("--reference-iterations", type=int, default=500)
     parser.add_argument("--video-size", type=int, default=256)
     parser.add_argument("--video-frames", type=int, default=6)
+    parser.add_argument("--precisions", default="fp32,bf16", help="timed precisions")
     parser.add_argument("--tag", default=None, help="name of the result files")
     parser.add_argument("--reuse", type=Path, metavar="JSON",
                         help="earlier result file of this machine: keep its per-iteration, "
@@ -443,7 +444,11 @@ def main() -> None:
           f"{torch.get_num_threads()} threads", flush=True)
     params = StyleParams()
     style = read_image(DATA / "style/starry_night.jpg")
-    precisions = ["fp32"] + (["bf16"] if has_fast_bf16(device) else [])
+    # Both precisions on every machine: where bf16 is emulated (no AMX, no AVX512-BF16) its
+    # row shows why --precision auto picks fp32 there.
+    precisions = args.precisions.split(",")
+    print(f"native bf16: {has_fast_bf16(device)}; --precision auto uses "
+          f"{resolve_precision('auto', device)}", flush=True)
     peaks = {p: measured_peak_flops(device, p) for p in precisions}
     result = {
         "machine": {"device_name": device_name(device), "torch": torch.__version__,

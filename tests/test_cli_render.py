@@ -31,27 +31,34 @@ def pan_clip(tmp_path_factory, assets):
     return clip
 
 
+@pytest.fixture(scope="module")
+def default_render(pan_clip, assets, tmp_path_factory):
+    """One uninterrupted render with the default temporal settings: (output, frames folder)."""
+    out = tmp_path_factory.mktemp("default") / "out_default.mp4"
+    proc = run_cli("render", str(pan_clip), "--style", str(assets.painting), "-o", str(out),
+                   *FAST)
+    assert proc.returncode == 0, proc.stderr
+    return out, out.parent / ".out_default.mp4.stylevid/frames"
+
+
 def decoded(path):
     info = probe(path)
     return info, list(read_frames(path, info, info.width, info.height))
 
 
-def test_render_keeps_frames_fps_audio_and_is_temporally_consistent(pan_clip, assets, tmp_path):
-    style = str(assets.painting)
-    outputs = {}
-    for weight in ("default", "0"):
-        out = tmp_path / f"out_{weight}.mp4"
-        extra = [] if weight == "default" else ["--temporal-weight", "0"]
-        proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(out), *FAST, *extra)
-        assert proc.returncode == 0, proc.stderr
-        outputs[weight] = out
+def test_render_keeps_frames_fps_audio_and_is_temporally_consistent(pan_clip, assets, tmp_path,
+                                                                   default_render):
+    out, work = default_render
+    independent_out = tmp_path / "out_0.mp4"
+    proc = run_cli("render", str(pan_clip), "--style", str(assets.painting), "-o",
+                   str(independent_out), *FAST, "--temporal-weight", "0")
+    assert proc.returncode == 0, proc.stderr
     source_info = probe(pan_clip)
-    info, frames = decoded(outputs["default"])
+    info, frames = decoded(out)
     assert len(frames) == 10
     assert info.fps == source_info.fps and info.has_audio
     assert info.duration == pytest.approx(source_info.duration, abs=0.05)
     # warping error under the exact ground-truth flow of the pan, from the lossless frames
-    work = tmp_path / ".out_default.mp4.stylevid/frames"
     base = tmp_path / ".out_0.mp4.stylevid/frames"
     temporal = [read_image(p) for p in sorted(work.glob("*.png"))]
     independent = [read_image(p) for p in sorted(base.glob("*.png"))]
@@ -62,11 +69,9 @@ def test_render_keeps_frames_fps_audio_and_is_temporally_consistent(pan_clip, as
 
 
 def test_killed_render_resumes_to_the_same_frames_as_an_uninterrupted_one(pan_clip, assets,
-                                                                         tmp_path):
+                                                                         tmp_path,
+                                                                         default_render):
     style = str(assets.painting)
-    reference = tmp_path / "reference.mp4"
-    proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(reference), *FAST)
-    assert proc.returncode == 0, proc.stderr
     out = tmp_path / "resumed.mp4"
     args = [sys.executable, "-m", "stylevid", "render", str(pan_clip), "--style", style,
             "-o", str(out), *FAST]
@@ -87,7 +92,7 @@ def test_killed_render_resumes_to_the_same_frames_as_an_uninterrupted_one(pan_cl
     assert {p.name: p.read_bytes() for p in finished} == before  # nothing redone
     assert len(decoded(out)[1]) == 10
     # the resumed render is the uninterrupted one, frame for frame, byte for byte
-    uninterrupted = tmp_path / ".reference.mp4.stylevid/frames"
+    uninterrupted = default_render[1]
     for index in range(10):
         name = f"{index:06d}.png"
         assert (frames_dir / name).read_bytes() == (uninterrupted / name).read_bytes(), name
