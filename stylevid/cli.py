@@ -130,7 +130,8 @@ def add_style_options(parser: argparse.ArgumentParser, *, size: int) -> None:
     g.add_argument("--device", default="auto",
                    help="torch device: auto (default: CUDA if available), cpu, cuda, cuda:N, mps")
     g.add_argument("--precision", choices=PRECISIONS, default=d.precision,
-                   help="VGG arithmetic: auto (default: bf16 on CUDA and on CPUs with AMX, "
+                   help="VGG arithmetic: auto (default: bf16 on CUDA and on CPUs with AMX or "
+                        "AVX512-BF16, "
                         "else fp32), fp32 or bf16; losses are always fp32")
     g.add_argument("--threads", type=_positive_int,
                    help="CPU threads (default: the cores not busy with other work at start)")
@@ -184,7 +185,17 @@ def _device(args: argparse.Namespace) -> torch.device:
     return device
 
 
-class IterationBar:
+class _Bar:
+    """Holds a tqdm bar that is opened lazily (input errors print no empty bar)."""
+
+    bar: tqdm | None = None
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class IterationBar(_Bar):
     """tqdm bar over optimizer iterations with the current loss, opened at the first
     iteration (so that input errors print no empty bar); writes snapshots."""
 
@@ -204,11 +215,6 @@ class IterationBar:
         self.bar.refresh()
         if self.snapshot is not None:
             self.snapshot(step, image)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
 
 def _cmd_stylize(args: argparse.Namespace) -> int:
     import numpy as np
@@ -251,7 +257,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return _cmd_stylize(args)
 
 
-class FrameBar:
+class FrameBar(_Bar):
     """tqdm bar over video frames showing iterations per second and the current loss."""
 
     def __init__(self, *, quiet: bool, desc: str = "render") -> None:
@@ -277,11 +283,6 @@ class FrameBar:
         self.close()
         self.bar = None
         self.desc = f"pass {pass_index}"
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from .api import render_video
@@ -312,7 +313,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-class ClusterBar:
+class ClusterBar(_Bar):
     """tqdm bar over the frames of every video of a distributed render."""
 
     def __init__(self, *, quiet: bool) -> None:
@@ -326,11 +327,6 @@ class ClusterBar:
         self.bar.total = max(total, frames)
         self.bar.set_postfix(videos=f"{videos}/{videos_total}", refresh=False)
         self.bar.update(frames - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
 
 def _render_on_ray(args: argparse.Namespace, params: StyleParams, options: RenderOptions,
                    specs: list[StyleSpec]) -> int:

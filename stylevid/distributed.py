@@ -30,6 +30,7 @@ from .render import (
     VideoRenderer,
     check_output,
     default_work_dir,
+    expected_frames,
     manifest_for,
     no_frames_message,
     render_frames,
@@ -68,22 +69,43 @@ def plan_chunks(frames: int, cuts: Sequence[int], chunk_frames: int) -> list[Chu
     return chunks
 
 
-def find_cuts(source: Path, info: VideoInfo, size: tuple[int, int],
-              options: RenderOptions, cache: MotionCache) -> tuple[int, list[int]]:
-    """Frame count and scene cuts (frames whose consistent-motion fraction collapses). The
-    motion of every neighbouring pair goes to ``cache``, where the chunks' renderers find
-    it: each pair's flow is computed once for the whole render."""
-    cuts, previous, count = [], None, 0
-    for index, frame in enumerate(read_frames(source, info, *size, options.start,
-                                              options.duration)):
-        if previous is not None:
+def fill_motion(source: Path, info: VideoInfo, size: tuple[int, int], options: RenderOptions,
+                cache: MotionCache, first: int, last: int | None) -> int:
+    """Put the motion of every neighbouring pair (i - 1, i), first <= i < last (or to the
+    end), into ``cache``; returns how many frames the clip has up to there. A renderer finds
+    each pair's flow there: it is computed once for the whole render."""
+    skip = max(0, first - 1)
+    frames = islice(read_frames(source, info, *size, options.start, options.duration), skip,
+                    last)
+    previous, count = None, skip
+    for index, frame in enumerate(frames, start=skip):
+        if previous is not None and index >= first:
             pair = {index - 1: previous, index: frame}
-            weights = cache.get(index, index - 1, pair.__getitem__, options.flow_method,
-                                options.flow_preset).weights
-            if consistent_fraction(weights) < options.cut_threshold:
-                cuts.append(index)
+            cache.get(index, index - 1, pair.__getitem__, options.flow_method,
+                      options.flow_preset)
         previous, count = frame, index + 1
-    return count, cuts
+    return count
+
+
+def find_cuts(frames: int, cache: MotionCache, threshold: float) -> list[int]:
+    """Scene cuts: frames whose consistent-motion fraction towards the previous frame (from
+    the filled cache) collapses below ``threshold``."""
+    cuts = []
+    for index in range(1, frames):
+        motion = cache.load(index, index - 1)
+        if motion is None:
+            raise UserError(f"the motion of frame {index} is missing from {cache.folder}")
+        if consistent_fraction(motion.weights) < threshold:
+            cuts.append(index)
+    return cuts
+
+
+def motion_ranges(expected: int, parts: int) -> list[tuple[int, int | None]]:
+    """``parts`` ranges of frame pairs covering a clip of about ``expected`` frames; the
+    last is open (the exact frame count is known only once the clip is decoded)."""
+    parts = max(1, min(parts, expected // 8))
+    bounds = [1 + round(k * (expected - 1) / parts) for k in range(parts)]
+    return [(lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)] + [(bounds[-1], None)]
 
 
 def keyframe_ramp(index: int, key: int, blend: int) -> float:
@@ -122,6 +144,18 @@ class ChunkTask:
 
 
 @dataclass
+class MotionTask:
+    """A range of frame pairs of a video whose motion a worker computes into the cache."""
+
+    video: int
+    source: Path
+    size: tuple[int, int]
+    cache: Path
+    first: int
+    last: int | None
+
+
+@dataclass
 class VideoPlan:
     job: VideoJob
     info: VideoInfo
@@ -147,6 +181,12 @@ class ChunkWorker:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def motion(self, task: MotionTask) -> tuple[int, int]:
+        """Fill a range of a video's motion cache; returns (video, frames seen)."""
+        info = probe(task.source, Fraction(self.options.folder_fps).limit_denominator(1001))
+        return task.video, fill_motion(task.source, info, task.size, self.options,
+                                       MotionCache(task.cache), task.first, task.last)
 
     def render(self, task: ChunkTask) -> tuple[int, str, int]:
         """Render one chunk into its folder; returns (video, chunk name, frames rendered)."""
@@ -256,8 +296,9 @@ def start_ray(address: str | None, cpus: int | None) -> None:
                  logging_level=logging.ERROR)  # our progress bar and errors, not Ray's notes
 
 
-def _plan(job: VideoJob, params: StyleParams, options: RenderOptions,
-          ray_options: RayOptions) -> VideoPlan:
+def _open_video(job: VideoJob, params: StyleParams, options: RenderOptions,
+                ray_options: RayOptions) -> VideoPlan:
+    """Probe the input, check the output, open the work folder; chunks come later."""
     info = probe(job.source, Fraction(options.folder_fps).limit_denominator(1001))
     size = output_size(info, params.size)
     check_output(job.output)
@@ -266,11 +307,7 @@ def _plan(job: VideoJob, params: StyleParams, options: RenderOptions,
                             {"chunk_frames": ray_options.chunk_frames,
                              "blend": ray_options.blend})
     work.open(manifest)
-    frames, cuts = find_cuts(job.source, info, size, options, work.motion)
-    if frames == 0:
-        raise UserError(no_frames_message(job.source, options))
-    chunks = plan_chunks(frames, cuts, ray_options.chunk_frames)
-    return VideoPlan(job, info, size, frames, chunks, work, {c.name for c in chunks})
+    return VideoPlan(job, info, size, 0, [], work)
 
 
 def _assemble(plan: VideoPlan, options: RenderOptions) -> None:
@@ -315,17 +352,50 @@ def render_many(
     outcomes: dict[int, Outcome] = {}
     plans: dict[int, VideoPlan] = {}
     tasks: list[ChunkTask] = []
+
+    def fail(index: int, reason: str) -> None:
+        outcomes[index] = Outcome(jobs[index], "failed", reason)
+        plans.pop(index, None)
+        if on_state:
+            on_state(jobs[index], "failed", reason)
+
     for index, job in enumerate(jobs):
         try:
-            plan = _plan(job, params, options, ray_options)
+            plans[index] = _open_video(job, params, options, ray_options)
         except UserError as exc:
-            outcomes[index] = Outcome(job, "failed", str(exc))
-            if on_state:
-                on_state(job, "failed", str(exc))
+            fail(index, str(exc))
             continue
-        plans[index] = plan
         if on_state:
             on_state(job, "running", "")
+    # The flow of every neighbouring pair, in parallel on the workers, into each video's
+    # cache: scene cuts are read from it, and the chunks' renderers find their flow there.
+    motion_refs: list[tuple[int, Any]] = []
+    for index, plan in plans.items():
+        for first, last in motion_ranges(expected_frames(plan.info, options), count):
+            motion_task = MotionTask(index, plan.job.source, plan.size,
+                                     plan.work.motion.folder, first, last)
+            actor = actors[len(motion_refs) % count]
+            motion_refs.append((index, actor.motion.remote(motion_task)))
+    for index, ref in motion_refs:
+        if index not in plans:
+            continue
+        try:
+            seen = ray.get(ref)[1]
+        except Exception as exc:  # the video cannot be decoded
+            fail(index, _one_line(exc))
+            continue
+        plans[index].frames = max(plans[index].frames, seen)
+    for index, plan in list(plans.items()):
+        if plan.frames == 0:
+            fail(index, no_frames_message(plan.job.source, options))
+            continue
+        try:
+            cuts = find_cuts(plan.frames, plan.work.motion, options.cut_threshold)
+        except UserError as exc:
+            fail(index, str(exc))
+            continue
+        plan.chunks = plan_chunks(plan.frames, cuts, ray_options.chunk_frames)
+        plan.remaining = {c.name for c in plan.chunks}
         for chunk in plan.chunks:
             folder = plan.work.root / "chunks" / chunk.name
             manifest = {"video": plan.work.root.name, "chunk": chunk.name}

@@ -196,7 +196,7 @@ def render_frames(
     distributed chunk both run this; ``anchors_for(index, content)`` adds pixel anchors."""
     options = renderer.options
     done = work.done_count()
-    total = _expected_frames(info, options) - first if last is None else last - first
+    total = expected_frames(info, options) - first if last is None else last - first
     prefetch = MotionPrefetcher(work.motion, options.flow_method, options.flow_preset)
     recent: dict[int, np.ndarray] = {}  # stylized frames by index (last 4)
     contents: dict[int, np.ndarray] = {}  # content frames by index (last 4)
@@ -390,7 +390,8 @@ def check_output(output: Path) -> None:
     check_writable(output)
 
 
-def _expected_frames(info: VideoInfo, options: RenderOptions) -> int:
+def expected_frames(info: VideoInfo, options: RenderOptions) -> int:
+    """About how many frames the chosen part of the clip has (from its duration)."""
     seconds = info.duration - (options.start or 0)
     if options.duration:
         seconds = min(seconds, options.duration)

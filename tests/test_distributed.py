@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 
 from stylevid.config import RayOptions, RenderOptions, StyleParams, StyleSpec
-from stylevid.distributed import VideoJob, keyframe_ramp, plan_chunks, render_many
+from stylevid.distributed import (
+    VideoJob,
+    keyframe_ramp,
+    motion_ranges,
+    plan_chunks,
+    render_many,
+)
 from stylevid.errors import UserError
 from stylevid.imageio import read_image
 from stylevid.jobs import load_job
@@ -22,6 +28,15 @@ from stylevid.temporal import warping_error
 from stylevid.video import probe, read_frames
 
 W, H = 48, 32
+
+
+def test_motion_ranges_cover_every_pair_once_and_end_open():
+    for expected, parts in ((100, 4), (24, 2), (5, 8), (1, 3)):
+        ranges = motion_ranges(expected, parts)
+        assert ranges[0][0] == 1 and ranges[-1][1] is None
+        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))  # contiguous
+        assert all(lo < hi for lo, hi in ranges[:-1]) and len(ranges) <= parts
+    assert motion_ranges(100, 4) == [(1, 26), (26, 51), (51, 75), (75, None)]
 
 
 def test_plan_chunks_splits_at_cuts_and_links_keyframes_within_shots():
