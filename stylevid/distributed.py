@@ -399,8 +399,9 @@ def render_many(
         for chunk in plan.chunks:
             folder = plan.work.root / "chunks" / chunk.name
             manifest = {"video": plan.work.root.name, "chunk": chunk.name}
-            tasks.append(ChunkTask(index, chunk, job.source, job.styles, plan.size, folder,
-                                   manifest, ray_options.blend, plan.work.motion.folder))
+            tasks.append(ChunkTask(index, chunk, plan.job.source, plan.job.styles, plan.size,
+                                   folder, manifest, ray_options.blend,
+                                   plan.work.motion.folder))
     total_frames = sum(p.frames for p in plans.values())
     pending: dict = {}
     idle = list(actors)
