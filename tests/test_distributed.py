@@ -34,7 +34,7 @@ def test_motion_ranges_cover_every_pair_once_and_end_open():
     for expected, parts in ((100, 4), (24, 2), (5, 8), (1, 3)):
         ranges = motion_ranges(expected, parts)
         assert ranges[0][0] == 1 and ranges[-1][1] is None
-        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))  # contiguous
+        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))  # contiguous
         assert all(lo < hi for lo, hi in ranges[:-1]) and len(ranges) <= parts
     assert motion_ranges(100, 4) == [(1, 26), (26, 51), (51, 75), (75, None)]
 
