@@ -32,7 +32,7 @@ def test_bf16_stylization_reaches_the_fp32_loss(assets, device):
     (32 px): CPUs without native bf16 emulate it about 40x slower than fp32."""
     content = resize_longest(read_image(assets.photo), 32)
     regions = [Region(None, (StyleImage(read_image(assets.painting)),))]
-    params = StyleParams(iterations=40, tolerance=0.0, scales=1)
+    params = StyleParams(iterations=30, tolerance=0.0, scales=1)
     exact = Stylizer(params.with_(precision="fp32"), device)
     judge = exact.objective(to_tensor(content, device), regions)
     start = float(judge(to_tensor(content, device)))
