@@ -404,29 +404,20 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 def _cmd_colorize(args: argparse.Namespace) -> int:
     from .colorize import colorize_regions, flat_colours, overlay_lines
     from .engine import Stylizer
-    from .imageio import (
-        check_image_output,
-        longest_shape,
-        read_image,
-        resize_longest,
-        to_tensor,
-        write_image,
-    )
-    from .memory import check_fits
+    from .imageio import check_image_output, read_image, to_tensor, write_image
     from .regions import preview_sheet
-    from .still import finish
+    from .still import finish, load_at_size
 
     args.style = args.style or []
     params = params_from_args(args)
     output = Path(args.output)
     check_image_output(output)
     replaced = output.is_file()
-    drawing = read_image(args.sketch)
-    check_fits(*longest_shape(drawing.shape[0], drawing.shape[1], params.size), params)
-    sketch = resize_longest(drawing, params.size)
+    device = _device(args)
+    sketch = load_at_size(args.sketch, params, device)
     reference = read_image(args.reference)
     regions, labels = colorize_regions(sketch, reference, seed=params.seed)
-    stylizer = Stylizer(params, _device(args))
+    stylizer = Stylizer(params, device)
     bar = IterationBar(params.iterations * len(params.scale_sizes()), quiet=args.quiet,
                        desc="colorize")
     init = to_tensor(flat_colours(regions, sketch.shape[:2]))

@@ -10,7 +10,7 @@ so that ``stylevid --help`` answers at once.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, TypeVar
 
 from .errors import UserError
@@ -139,15 +139,6 @@ class _Checked:
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able form (for manifests)."""
         return asdict(self)  # type: ignore[call-overload]
-
-    @classmethod
-    def from_mapping(cls: type[_C], raw: dict[str, Any]) -> _C:
-        """Build from a mapping (a job file's params); unknown keys are refused."""
-        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        for key in raw:
-            if key not in known:
-                raise ConfigError(str(key), "is not a setting")
-        return cls(**raw)
 
 
 @dataclass(frozen=True)

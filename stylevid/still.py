@@ -41,6 +41,16 @@ class StillResult:
     labels: np.ndarray | None  # the region labels at the output size (None: one region)
 
 
+def load_at_size(picture: str | Path | np.ndarray, params: StyleParams,
+                 device: torch.device) -> np.ndarray:
+    """A picture (file, built-in name or RGB array) at the output size, after checking that
+    a frame of that size fits in memory (before anything is allocated for it)."""
+    image = picture if isinstance(picture, np.ndarray) else read_image(picture)
+    height, width = longest_shape(image.shape[0], image.shape[1], params.size)
+    check_fits(height, width, params, device.type)
+    return resize_longest(image, params.size)
+
+
 def stylize_still(
     content: str | Path | np.ndarray,
     styles: Sequence[StyleSpec],
@@ -65,10 +75,7 @@ def stylize_still(
             raise UserError(f"the output {output} would replace the content picture")
     if params.init not in ("content", "noise"):
         check_image_source(params.init)
-    picture = content if isinstance(content, np.ndarray) else read_image(content)
-    height, width = longest_shape(picture.shape[0], picture.shape[1], params.size)
-    check_fits(height, width, params, device.type)
-    resized = resize_longest(picture, params.size)
+    resized = load_at_size(content, params, device)
     labels_out = output.with_suffix(".regions.png") if output is not None else None
     parts, labels = build_regions(resized, params, styles, regions, labels_out=labels_out)
     result = Stylizer(params, device).stylize(resized, parts, on_step=on_step)
