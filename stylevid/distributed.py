@@ -202,9 +202,11 @@ class ChunkWorker:
         work.open(task.manifest)
         regions: list = []
 
-        def regions_for(_index: int, content: np.ndarray) -> list:
-            if not regions:
-                regions.extend(build_regions(content, self.params, task.styles)[0])
+        def regions_for(_index: int, _content: np.ndarray) -> list:
+            if not regions:  # from the video's first frame, as a local render (histogram)
+                first = next(read_frames(task.source, info, *task.size, self.options.start,
+                                         self.options.duration))
+                regions.extend(build_regions(first, self.params, task.styles)[0])
             return regions
 
         renderer = VideoRenderer(stylizer, self.options)

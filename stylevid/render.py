@@ -133,8 +133,7 @@ class VideoRenderer:
             warped = [motion.warp(image) for image, motion in neighbours]
             nearest, weights = warped[0], neighbours[0][1].weights
             if previous is None:
-                start = _composite(warped, [motion.weights for _, motion in neighbours],
-                                   content)
+                start = _composite(warped, [motion for _, motion in neighbours], content)
             else:
                 blend = (o.blend_weight * weights)[..., None]
                 start = np.round((previous + blend * nearest) / (1.0 + blend)).astype(np.uint8)
@@ -153,18 +152,21 @@ class VideoRenderer:
         return finish(result.image, content, p), result.losses[-1]
 
 
-def _composite(warped: Sequence[np.ndarray], weights: Sequence[np.ndarray],
+def _composite(warped: Sequence[np.ndarray], motions: Sequence[Motion],
                content: np.ndarray) -> np.ndarray:
-    """Each pixel from the first warped neighbour that is reliable there (weight >= 0.5);
-    what none covers (disocclusions, pixels entering the frame) starts like an independent
-    frame, from the content."""
+    """Each pixel from the first warped neighbour that is reliable there (weight >= 0.5).
+    Pixels beyond the nearest neighbour's edges (a camera move brings them into view; its
+    weights are 0 there) start from that neighbour mirrored beyond its edge: already painted
+    strokes, which the content loss then reshapes. Pixels no neighbour reliably shows
+    inside the frame (disocclusions) start like an independent frame, from the content."""
     start = warped[0].copy()
-    covered = weights[0] >= 0.5
-    for image, weight in zip(warped[1:], weights[1:], strict=True):
-        take = ~covered & (weight >= 0.5)
+    covered = motions[0].weights >= 0.5
+    for image, motion in zip(warped[1:], motions[1:], strict=True):
+        take = ~covered & (motion.weights >= 0.5)
         start[take] = image[take]
         covered |= take
-    start[~covered] = content[~covered]
+    fresh = ~covered & ~motions[0].beyond_source()
+    start[fresh] = content[fresh]
     return start
 
 
@@ -208,6 +210,10 @@ def render_frames(
         for index, content, future in _frames_ahead(frames, done, prefetch):
             count = index + 1
             contents[index] = content
+            # Regions are built from the clip's first frame (histogram colours) and carried
+            # frame after frame (masks along the flow): ask for every frame, in order, so a
+            # resumed render builds the same regions as an uninterrupted one.
+            regions = regions_for(first + index, content)
             if index < done:
                 if index >= done - max(LONG_TERM):
                     recent[index] = work.read_frame(index)
@@ -215,8 +221,8 @@ def render_frames(
             motion = future.result() if future is not None else None
             neighbours = _earlier(index, motion, recent, contents, work.motion, options, cuts)
             extra = anchors_for(first + index, content) if anchors_for is not None else ()
-            image, loss = renderer.stylize_frame(content, regions_for(first + index, content),
-                                                 neighbours, temporal=_temporal(1, options),
+            image, loss = renderer.stylize_frame(content, regions, neighbours,
+                                                 temporal=_temporal(1, options),
                                                  on_step=on_step, extra_anchors=extra)
             work.write_frame(index, image)
             rendered += 1

@@ -31,6 +31,16 @@ def _bilinear(field: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (1 - ay) * top + ay * bottom
 
 
+def beyond_source(flow: np.ndarray) -> np.ndarray:
+    """Pixels x whose source position x + flow(x) has not all four bilinear neighbours
+    inside the source frame (H, W) bool: the strip a camera move brings into view, and with
+    any flow the last row and column (Ruder's rule 1, see :func:`reliability`)."""
+    h, w = flow.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    bx, by = xs + flow[..., 0], ys + flow[..., 1]
+    return ~((bx >= 0) & (np.floor(bx) + 1 < w) & (by >= 0) & (np.floor(by) + 1 < h))
+
+
 def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     """Ruder et al.'s unsmoothed reliability of each pixel of frame i, (H, W) float32.
 
@@ -48,7 +58,7 @@ def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     backward = backward.astype(np.float32)
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     bx, by = xs + backward[..., 0], ys + backward[..., 1]
-    outside = ~((bx >= 0) & (np.floor(bx) + 1 < w) & (by >= 0) & (np.floor(by) + 1 < h))
+    outside = beyond_source(backward)
     inside = ~outside
     forward_at = np.zeros_like(backward)
     forward_at[inside] = _bilinear(forward.astype(np.float32), bx[inside], by[inside])

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from importlib import resources
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import LAYER_NAMES, VGG19_BLOCK_CONVS
@@ -23,9 +24,6 @@ BGR_MEAN = (103.939, 116.779, 123.68)
 WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 
 _BLOCK_CHANNELS = (64, 128, 256, 512, 512)
-
-
-
 
 @functools.lru_cache(maxsize=1)
 def load_weights() -> dict[str, tuple[Tensor, Tensor]]:
@@ -49,12 +47,30 @@ def preprocess(rgb: Tensor) -> Tensor:
     return rgb.flip(1) * 255.0 - mean
 
 
+class MirrorPaddedConv(nn.Conv2d):
+    """A 3x3 convolution whose input is mirrored by one pixel at its edges (repeated where a
+    side is a single pixel, which cannot be mirrored)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        mode = "reflect" if min(x.shape[-2:]) > 1 else "replicate"
+        return super().forward(F.pad(x, (1, 1, 1, 1), mode=mode))
+
+
 class VGG19Encoder(nn.Module):
-    """Frozen VGG-19 truncated at the deepest of ``layers``; ``forward`` returns them by name."""
+    """Frozen VGG-19 truncated at the deepest of ``layers``; ``forward`` returns them by name.
+
+    Its convolutions mirror their input at the picture's edges (``padding="reflect"``)
+    instead of the zeros VGG was trained with: with zeros every layer sees a dark frame
+    around the picture, and the optimised image answers with a saturated 1-px border and
+    colour streaks along the edges (on video, the same streak in every frame). Mirroring
+    costs no measurable time or memory and changes only features near the edges.
+    """
 
     def __init__(self, layers: Iterable[str], pooling: str = "avg",
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", padding: str = "reflect") -> None:
         super().__init__()
+        if padding not in ("reflect", "zeros"):
+            raise ValueError(f"padding must be 'reflect' or 'zeros', not {padding!r}")
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', not {precision!r}")
         self.precision = precision
@@ -71,7 +87,9 @@ class VGG19Encoder(nn.Module):
             kind = name[:4]
             if kind == "conv":
                 weight, bias = weights[name]
-                conv = nn.Conv2d(weight.shape[1], weight.shape[0], kernel_size=3, padding=1)
+                conv = MirrorPaddedConv(weight.shape[1], weight.shape[0], kernel_size=3) \
+                    if padding == "reflect" else \
+                    nn.Conv2d(weight.shape[1], weight.shape[0], kernel_size=3, padding=1)
                 conv.weight.data.copy_(weight)
                 assert conv.bias is not None
                 conv.bias.data.copy_(bias)

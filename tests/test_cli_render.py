@@ -249,3 +249,25 @@ def test_outputs_get_the_usual_file_mode(tmp_path):
         assert target.stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(old)
+
+
+def test_resumed_render_recolours_the_style_from_the_clip_s_first_frame(pan_clip, assets,
+                                                                        tmp_path):
+    """--preserve-colors histogram matches the style to the clip's first frame; a render
+    resumed at a later frame must not match it to that frame instead."""
+    from stylevid.api import render_video
+    from stylevid.config import RenderOptions, video_params
+
+    params = video_params(size=W, iterations=6, preserve_colors="histogram")
+    options = RenderOptions(first_iterations=10, duration=4 / 30)
+    out = tmp_path / "frames"
+    render_video(pan_clip, [str(assets.painting)], out, params=params, options=options)
+    uninterrupted = {p.name: p.read_bytes() for p in sorted(out.glob("*.png"))}
+    assert len(uninterrupted) == 4
+    work_frames = tmp_path / ".frames.stylevid/frames"
+    for late in ("000002.png", "000003.png"):  # as if stopped after frame 1
+        (work_frames / late).unlink()
+    summary = render_video(pan_clip, [str(assets.painting)], out, params=params,
+                           options=options)
+    assert summary.rendered == 2
+    assert {p.name: p.read_bytes() for p in sorted(out.glob("*.png"))} == uninterrupted

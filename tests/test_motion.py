@@ -34,3 +34,22 @@ def test_stored_motion_is_a_fixed_point():
     again = motion.stored()
     np.testing.assert_array_equal(again.flow, motion.flow)
     np.testing.assert_array_equal(again.weights, motion.weights)
+
+
+def test_a_camera_move_brings_in_the_mirrored_history():
+    """A pan 3 px to the right: target x sees source x + 3. The last 3 columns come from
+    beyond the source's edge and get the source mirrored there (Lanczos at whole-pixel
+    shifts is exact), not the edge pixel repeated. Beyond the source: those columns, the one
+    before them and the last row (their source pixels have no bilinear neighbour right of
+    or below them)."""
+    rng = np.random.default_rng(2)
+    source = rng.integers(0, 256, (6, 10, 3), dtype=np.uint8)
+    flow = np.zeros((6, 10, 2), np.float32)
+    flow[..., 0] = 3.0
+    motion = Motion(flow, np.ones((6, 10), np.float32))
+    beyond = np.zeros((6, 10), bool)
+    beyond[:, -4:] = True
+    beyond[-1, :] = True
+    np.testing.assert_array_equal(motion.beyond_source(), beyond)
+    mirrored = np.concatenate([source, source[:, -2:-5:-1]], axis=1)  # ...h g f | e d c
+    np.testing.assert_array_equal(motion.warp(source), mirrored[:, 3:])
