@@ -366,6 +366,13 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+def _cmd_status(args: argparse.Namespace) -> int:
+    from .jobs import job_status
+
+    print(job_status(args.job))
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import LossMeter, evaluate_clip, plot_report, read_truth
     from .fsutil import check_writable
@@ -556,6 +563,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", help="Ray cluster address (default: local instance)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_batch)
+
+    p = sub.add_parser("status", help="the state of a batch job (running or not)",
+                       description="Print each input's state (pending, running, done, failed "
+                                   "and why) from the job's manifest, while the job runs or "
+                                   "after it stopped.")
+    p.add_argument("job", help="the job file (YAML) or its output folder")
+    p.set_defaults(run=_cmd_status)
 
     p = sub.add_parser("colorize", help="colour a line drawing from a reference picture",
                        description="Segment the sketch and the reference into foreground and "

@@ -151,11 +151,38 @@ class JobManifest:
 
     def summary(self) -> str:
         """A table: input, state, reason."""
-        rows = [(Path(k).name, v["state"], v.get("reason", "")) for k, v in self.entries.items()]
-        width = max([len(r[0]) for r in rows] + [5])
-        lines = [f"{'input':<{width}}  {'state':<8}  reason"]
-        lines += [f"{name:<{width}}  {state:<8}  {reason}" for name, state, reason in rows]
-        return "\n".join(lines)
+        return state_table(self.entries)
+
+
+def state_table(entries: dict[str, dict[str, Any]], *, updated: bool = False) -> str:
+    """Manifest entries as a table: input, state, (last change,) reason."""
+    rows = [(Path(k).name, v["state"], v.get("updated", "-"), v.get("reason", ""))
+            for k, v in entries.items()]
+    width = max([len(r[0]) for r in rows] + [5])
+    when = f"{'last change':<19}  " if updated else ""
+    lines = [f"{'input':<{width}}  {'state':<8}  {when}reason"]
+    lines += [f"{name:<{width}}  {state:<8}  {f'{change:<19}  ' if updated else ''}{reason}"
+              .rstrip() for name, state, change, reason in rows]
+    return "\n".join(lines)
+
+
+def job_status(target: str | Path) -> str:
+    """The state of a job, running or not, from its manifest: ``target`` is the job file or
+    its output folder. A table and a count per state."""
+    path = Path(target)
+    folder = load_job(path).output_dir if path.is_file() else path
+    manifest = folder / JOB_MANIFEST
+    if not manifest.is_file():
+        raise UserError(f"no job manifest {manifest} (stylevid batch writes it when a job "
+                        "starts)")
+    try:
+        entries = json.loads(manifest.read_text())["inputs"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise UserError(f"{manifest} is not a stylevid job manifest ({error})") from None
+    counts = {state: sum(e["state"] == state for e in entries.values())
+              for state in ("done", "running", "pending", "failed")}
+    return state_table(entries, updated=True) + "\n" + ", ".join(
+        f"{n} {state}" for state, n in counts.items())
 
 
 def style_specs_for(item: JobInput) -> tuple[StyleSpec, ...]:

