@@ -46,9 +46,10 @@ class Motion:
 
     def warp(self, source_image: np.ndarray) -> np.ndarray:
         """``source_image`` (a stylized source frame) moved onto the target frame. Pixels
-        that come from beyond the source's edges get the source mirrored there (what VGG
-        sees beyond the edge, see ``config.EDGE_MARGIN``): painted strokes, where repeating
-        the edge pixel would smear streaks across the strip a camera move reveals."""
+        that come from beyond the source's edges get the source mirrored there (as VGG's
+        convolutions see beyond the edge, ``vgg.MirrorPaddedConv``): painted strokes, where
+        repeating the edge pixel would smear streaks across the strip a camera move
+        reveals."""
         map_x, map_y = sample_grid(self.flow)
         return cv2.remap(source_image, map_x, map_y, interpolation=HISTORY_INTERPOLATION,
                          borderMode=cv2.BORDER_REFLECT_101)

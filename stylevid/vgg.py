@@ -63,7 +63,9 @@ class VGG19Encoder(nn.Module):
     instead of the zeros VGG was trained with: with zeros every layer sees a dark frame
     around the picture, and the optimised image answers with a saturated 1-px border and
     colour streaks along the edges (on video, the same streak in every frame). Mirroring
-    costs no measurable time or memory and changes only features near the edges.
+    changes only features near the edges; it costs no measurable time or memory from
+    256 px up, and about 30 % a forward+backward pass at 64 px, where the padded copies
+    dominate.
     """
 
     def __init__(self, layers: Iterable[str], pooling: str = "avg",

@@ -35,8 +35,8 @@ def test_mirrored_edges_against_float64_reference():
     for module in reference.modules():
         if isinstance(module, torch.nn.Conv2d):
             module.padding_mode = "reflect"
-    names = {"relu1_1": "block1_relu1", "relu2_1": "block2_relu1", "relu4_2": "block4_relu2"}
-    rgb = torch.rand(1, 3, 45, 37, generator=torch.Generator().manual_seed(1))
+    names = {"relu1_1": "block1_relu1", "relu2_1": "block2_relu1", "relu3_1": "block3_relu1"}
+    rgb = torch.rand(1, 3, 29, 37, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         theirs = reference(preprocess(rgb.double()), output_layers=list(names.values()))
         mine = VGG19Encoder(names)(rgb)
