@@ -205,7 +205,7 @@ def plot_clip(clip: str, results: dict, exact: bool) -> None:
         axes[1].plot(series["sharpness"], label=mode)
         axes[2].plot(series["style_loss"], label=mode)
     axes[0].set_ylabel("warping error" + (" (exact flow)" if exact else " (DIS flow)"))
-    axes[0].set_yscale("log")
+    axes[0].set_yscale("symlog", linthresh=1e-4)  # a static scene's error is exactly 0
     axes[1].set_ylabel("Laplacian variance")
     axes[2].set_ylabel("style loss")
     axes[2].set_xlabel("frame")

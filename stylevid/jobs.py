@@ -177,8 +177,10 @@ def job_status(target: str | Path) -> str:
                         "starts)")
     try:
         entries = json.loads(manifest.read_text())["inputs"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise UserError(f"{manifest} is not a stylevid job manifest ({error})") from None
+        if not all(isinstance(e["state"], str) for e in entries.values()):
+            raise TypeError("a state is not text")
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise UserError(f"{manifest} is not a stylevid job manifest ({error!r})") from None
     counts = {state: sum(e["state"] == state for e in entries.values())
               for state in ("done", "running", "pending", "failed")}
     return state_table(entries, updated=True) + "\n" + ", ".join(

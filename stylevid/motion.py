@@ -19,7 +19,7 @@ import numpy as np
 
 from .flow import compute_flow, sample_grid
 from .fsutil import atomic_path
-from .temporal import beyond_source, consistency_weights
+from .temporal import consistency_weights
 
 # Warping the stylized history: Lanczos (8x8) instead of bilinear. Each frame's history has
 # been resampled once per earlier frame; bilinear sampling at a half-pixel shift halves the
@@ -53,11 +53,6 @@ class Motion:
         map_x, map_y = sample_grid(self.flow)
         return cv2.remap(source_image, map_x, map_y, interpolation=HISTORY_INTERPOLATION,
                          borderMode=cv2.BORDER_REFLECT_101)
-
-    def beyond_source(self) -> np.ndarray:
-        """Target pixels the source frame does not cover (:func:`temporal.beyond_source`):
-        what a camera move brings into view, and the last row and column."""
-        return beyond_source(self.flow)
 
 
 def pair_motion(first: np.ndarray, second: np.ndarray, method: str = "dis",

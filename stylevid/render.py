@@ -24,7 +24,7 @@ from .memory import check_fits
 from .motion import Motion, MotionCache, MotionPrefetcher
 from .objective import PixelAnchor
 from .still import finish
-from .temporal import consistent_fraction, long_term_weights
+from .temporal import beyond_source, consistent_fraction, long_term_weights
 from .video import (
     FRAME_SUFFIXES,
     VIDEO_SUFFIXES,
@@ -168,7 +168,7 @@ def _composite(warped: Sequence[np.ndarray], motions: Sequence[Motion],
         take = ~covered & (motion.weights >= 0.5)
         start[take] = image[take]
         covered |= take
-    disoccluded = ~covered & ~motions[0].beyond_source()
+    disoccluded = ~covered & ~beyond_source(motions[0].flow)
     start[disoccluded] = content[disoccluded]
     return start
 

@@ -161,3 +161,11 @@ def test_more_mistakes_are_one_line_before_any_work(tmp_path, capsys, no_work, a
     code = main([a.format(tmp=tmp_path) for a in args])
     assert code == 2 and message in one_error_line(capsys)
     assert sorted(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("text", ['{"inputs": 5}', '{"inputs": {"a.mp4": {}}}', "[1]", "{"])
+def test_a_damaged_job_manifest_is_one_line_not_a_traceback(tmp_path, capsys, text):
+    (tmp_path / "stylevid-job.json").write_text(text)
+    assert main(["status", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a stylevid job manifest" in err

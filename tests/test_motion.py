@@ -4,6 +4,7 @@ import numpy as np
 
 from stylevid.motion import Motion, MotionCache, pair_motion
 from stylevid.synthetic import pan_frames
+from stylevid.temporal import beyond_source
 
 
 def test_cache_returns_exactly_the_motion_a_live_render_uses(tmp_path):
@@ -50,6 +51,6 @@ def test_a_camera_move_brings_in_the_mirrored_history():
     beyond = np.zeros((6, 10), bool)
     beyond[:, -4:] = True
     beyond[-1, :] = True
-    np.testing.assert_array_equal(motion.beyond_source(), beyond)
+    np.testing.assert_array_equal(beyond_source(flow), beyond)
     mirrored = np.concatenate([source, source[:, -2:-5:-1]], axis=1)  # ...h g f | e d c
     np.testing.assert_array_equal(motion.warp(source), mirrored[:, 3:])
