@@ -95,9 +95,11 @@ def run_job(
     workers: int | None = None,
     address: str | None = None,
     on_progress: Callable[[int, int, int, int], None] | None = None,
+    on_workers: Callable[[str], None] | None = None,
 ) -> JobResult:
     """Render every input of a YAML job on Ray (a local instance unless ``address``), with
-    its manifest: what is done is skipped, what is partial resumes."""
+    its manifest: what is done is skipped, what is partial resumes. ``on_workers`` hears
+    how many workers were started."""
     from .distributed import VideoJob, render_many
     from .errors import UserError
     from .jobs import JobManifest, load_job, style_specs_for
@@ -118,6 +120,7 @@ def run_job(
                                              address=address or spec.ray.address)
     outcomes = render_many(
         jobs, spec.params, spec.options, ray_options, on_progress=on_progress,
+        on_workers=on_workers,
         on_state=lambda job, state, reason: manifest.set(job.source, state, reason))
     failed = sum(o.state != "done" for o in outcomes)
     return JobResult(len(outcomes) - failed, failed, manifest.summary())

@@ -328,6 +328,10 @@ class ClusterBar(_Bar):
         self.bar.set_postfix(videos=f"{videos}/{videos_total}", refresh=False)
         self.bar.update(frames - self.bar.n)
 
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def _render_on_ray(args: argparse.Namespace, params: StyleParams, options: RenderOptions,
                    specs: list[StyleSpec]) -> int:
     from .distributed import VideoJob, render_many
@@ -341,12 +345,13 @@ def _render_on_ray(args: argparse.Namespace, params: StyleParams, options: Rende
                    Path(args.work_dir) if args.work_dir else None)
     bar = ClusterBar(quiet=args.quiet)
     try:
-        [outcome] = render_many([job], params, options, ray_options, on_progress=bar)
+        [outcome] = render_many([job], params, options, ray_options, on_progress=bar,
+                                on_workers=_say)
     finally:
         bar.close()
     if outcome.state != "done":
         raise UserError(outcome.reason)
-    print(f"wrote {output}: {outcome.frames} frames on {args.workers or 'all'} Ray workers")
+    print(f"wrote {output}: {outcome.frames} frames")
     return 0
 
 
@@ -356,7 +361,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     bar = ClusterBar(quiet=args.quiet)
     try:
         result = run_job(args.job, workers=args.workers, address=args.ray_address,
-                         on_progress=bar)
+                         on_progress=bar, on_workers=_say)
     finally:
         bar.close()
     if not result.done + result.failed:

@@ -6,8 +6,9 @@ exactly as a video's first frame is stylized. The chunk before it computes the s
 keyframe (deterministically) and, over its last ``blend`` frames, is pulled towards it
 warped by the flow with a growing weight: it arrives at the keyframe, so no seam shows
 and no frame is rendered twice except the keyframe. Workers are Ray actors that keep the VGG
-model and the style targets between chunks; a worker that dies is restarted by Ray and its
-chunk retried, keeping the frames it wrote.
+model and the style targets between chunks. A worker that dies (or its whole node) is
+restarted by Ray where it fits, and its task runs again on whichever worker is free
+(``ray_pool``), keeping the frames it wrote.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 from .config import RayOptions, RenderOptions, StyleParams, StyleSpec
 from .errors import UserError
 from .motion import MotionCache
+from .ray_pool import WorkerPool
 from .render import (
     VideoRenderer,
     check_output,
@@ -323,6 +325,103 @@ def _assemble(plan: VideoPlan, options: RenderOptions) -> None:
     write_output(plan.work, plan.frames, plan.job.output, plan.job.source, plan.info, options)
 
 
+def start_workers(params: StyleParams, options: RenderOptions, requested: int | None
+                  ) -> tuple[list, str]:
+    """One actor per GPU (else per CPU) of the cluster, or ``requested`` but no more than it
+    can place (actors that cannot be placed would wait for ever); returns the actors and a
+    line saying what was started."""
+    import ray
+
+    resources = ray.cluster_resources()
+    gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
+    capacity, unit = (gpus, "GPU") if gpus else (cpus, "CPU")
+    count = min(requested or capacity, capacity)
+    threads = 1 if gpus else max(1, cpus // count)
+    actor_class: Any = ray.remote(max_restarts=-1, max_task_retries=0)(ChunkWorker)
+    placement = {"num_gpus": 1} if gpus else {"num_cpus": threads}
+    actors = [actor_class.options(**placement).remote(params, options, threads)
+              for _ in range(count)]
+    nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
+    each = "1 GPU each" if gpus else f"{threads} CPU thread{_s(threads)} each"
+    note = f"{count} Ray worker{_s(count)} ({each}) on {nodes} node{_s(nodes)}"
+    if requested and requested > capacity:
+        note += f": {requested} asked for, the cluster has {capacity} {unit}{_s(capacity)}"
+    return actors, note
+
+
+class _Batch:
+    """The state of a distributed render: each video's plan, its outcome, its tasks."""
+
+    def __init__(self, jobs: Sequence[VideoJob], options: RenderOptions,
+                 ray_options: RayOptions, on_state: StateFn | None) -> None:
+        self.jobs, self.options, self.ray_options = jobs, options, ray_options
+        self.on_state = on_state
+        self.plans: dict[int, VideoPlan] = {}
+        self.outcomes: dict[int, Outcome] = {}
+        self.motion_left: dict[int, int] = {}  # video -> motion tasks not finished
+        self.chunk_tasks: list[ChunkTask] = []
+
+    def set_state(self, index: int, state: str, reason: str = "", frames: int = 0) -> None:
+        if state != "running":
+            self.outcomes[index] = Outcome(self.jobs[index], state, reason, frames)
+            self.plans.pop(index, None)
+        if self.on_state:
+            self.on_state(self.jobs[index], state, reason)
+
+    def motion_tasks(self, index: int, parts: int) -> list[MotionTask]:
+        plan = self.plans[index]
+        ranges = motion_ranges(expected_frames(plan.info, self.options), parts)
+        self.motion_left[index] = len(ranges)
+        return [MotionTask(index, plan.job.source, plan.size, plan.work.motion.folder,
+                           first, last) for first, last in ranges]
+
+    def motion_done(self, task: MotionTask, seen: int) -> list[ChunkTask]:
+        """Record a finished motion range; once a video has all its flow, its chunks."""
+        plan = self.plans.get(task.video)
+        if plan is None:
+            return []
+        plan.frames = max(plan.frames, seen)
+        self.motion_left[task.video] -= 1
+        if self.motion_left[task.video]:
+            return []
+        if plan.frames == 0:
+            self.set_state(task.video, "failed", no_frames_message(plan.job.source,
+                                                                   self.options))
+            return []
+        try:
+            cuts = find_cuts(plan.frames, plan.work.motion, self.options.cut_threshold)
+        except UserError as exc:
+            self.set_state(task.video, "failed", str(exc))
+            return []
+        plan.chunks = plan_chunks(plan.frames, cuts, self.ray_options.chunk_frames)
+        plan.remaining = {c.name for c in plan.chunks}
+        tasks = [ChunkTask(task.video, chunk, plan.job.source, plan.job.styles, plan.size,
+                           plan.work.root / "chunks" / chunk.name,
+                           {"video": plan.work.root.name, "chunk": chunk.name},
+                           self.ray_options.blend, plan.work.motion.folder)
+                 for chunk in plan.chunks]
+        self.chunk_tasks += tasks
+        return tasks
+
+    def chunk_done(self, task: ChunkTask) -> None:
+        plan = self.plans.get(task.video)
+        if plan is None:
+            return
+        plan.remaining.discard(task.chunk.name)
+        if not plan.remaining:
+            try:
+                _assemble(plan, self.options)
+                self.set_state(task.video, "done", frames=plan.frames)
+            except UserError as exc:
+                self.set_state(task.video, "failed", str(exc))
+
+    def progress(self) -> tuple[int, int, int, int]:
+        done = sum(_count_frames(t.folder) for t in self.chunk_tasks)
+        total = sum(p.frames if p.chunks else expected_frames(p.info, self.options)
+                    for p in self.plans.values()) + sum(o.frames for o in self.outcomes.values())
+        return done, total, len(self.outcomes), len(self.jobs)
+
+
 def render_many(
     jobs: Sequence[VideoJob],
     params: StyleParams,
@@ -331,134 +430,62 @@ def render_many(
     *,
     on_progress: ProgressFn | None = None,
     on_state: StateFn | None = None,
+    on_workers: Callable[[str], None] | None = None,
 ) -> list[Outcome]:
-    """Render every video of ``jobs`` on Ray. A video that fails (bad file, ffmpeg error)
-    fails alone with its reason; the others go on."""
-    import ray
-
+    """Render every video of ``jobs`` on Ray. Each video's flow is computed first, in ranges
+    spread over the workers; its chunks are dispatched as soon as its flow is complete. A
+    video that fails (bad file, ffmpeg error) fails alone with its reason; the others go on.
+    A worker that dies (or its node) costs only the frames it had in flight."""
     ray_options = ray_options or RayOptions()
     start_ray(ray_options.address, None)
-    gpus = int(ray.cluster_resources().get("GPU", 0))
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    count = ray_options.workers or (gpus if gpus else max(1, cpus))
-    capacity = gpus if gpus else cpus
-    if count > capacity:  # actors that cannot be placed would wait for ever
-        unit = "GPUs" if gpus else "CPUs"
-        raise UserError(f"{count} workers need {count} {unit}; the Ray cluster has {capacity} "
-                        f"(use --workers {capacity} or fewer)")
-    threads = 1 if gpus else max(1, cpus // count)
-    actor_class: Any = ray.remote(max_restarts=-1, max_task_retries=3)(ChunkWorker)
-    resources = {"num_gpus": 1} if gpus else {"num_cpus": threads}
-    actors = [actor_class.options(**resources).remote(params, options, threads)
-              for _ in range(count)]
-    outcomes: dict[int, Outcome] = {}
-    plans: dict[int, VideoPlan] = {}
-    tasks: list[ChunkTask] = []
-
-    def fail(index: int, reason: str) -> None:
-        outcomes[index] = Outcome(jobs[index], "failed", reason)
-        plans.pop(index, None)
-        if on_state:
-            on_state(jobs[index], "failed", reason)
-
+    actors, note = start_workers(params, options, ray_options.workers)
+    if on_workers:
+        on_workers(note)
+    batch = _Batch(jobs, options, ray_options, on_state)
+    pool = WorkerPool(actors, lambda actor, task: (
+        actor.motion.remote(task) if isinstance(task, MotionTask) else actor.render.remote(task)))
     for index, job in enumerate(jobs):
         try:
-            plans[index] = _open_video(job, params, options, ray_options)
+            batch.plans[index] = _open_video(job, params, options, ray_options)
         except UserError as exc:
-            fail(index, str(exc))
+            batch.set_state(index, "failed", str(exc))
             continue
-        if on_state:
-            on_state(job, "running", "")
-    # The flow of every neighbouring pair, in parallel on the workers, into each video's
-    # cache: scene cuts are read from it, and the chunks' renderers find their flow there.
-    motion_refs: list[tuple[int, Any]] = []
-    for index, plan in plans.items():
-        for first, last in motion_ranges(expected_frames(plan.info, options), count):
-            motion_task = MotionTask(index, plan.job.source, plan.size,
-                                     plan.work.motion.folder, first, last)
-            actor = actors[len(motion_refs) % count]
-            motion_refs.append((index, actor.motion.remote(motion_task)))
-    for index, ref in motion_refs:
-        if index not in plans:
-            continue
-        try:
-            seen = ray.get(ref)[1]
-        except Exception as exc:  # the video cannot be decoded
-            fail(index, _one_line(exc))
-            continue
-        plans[index].frames = max(plans[index].frames, seen)
-    for index, plan in list(plans.items()):
-        if plan.frames == 0:
-            fail(index, no_frames_message(plan.job.source, options))
-            continue
-        try:
-            cuts = find_cuts(plan.frames, plan.work.motion, options.cut_threshold)
-        except UserError as exc:
-            fail(index, str(exc))
-            continue
-        plan.chunks = plan_chunks(plan.frames, cuts, ray_options.chunk_frames)
-        plan.remaining = {c.name for c in plan.chunks}
-        for chunk in plan.chunks:
-            folder = plan.work.root / "chunks" / chunk.name
-            manifest = {"video": plan.work.root.name, "chunk": chunk.name}
-            tasks.append(ChunkTask(index, chunk, plan.job.source, plan.job.styles, plan.size,
-                                   folder, manifest, ray_options.blend,
-                                   plan.work.motion.folder))
-    total_frames = sum(p.frames for p in plans.values())
-    pending: dict = {}
-    idle = list(actors)
-    queue = list(tasks)
-    last_progress: tuple[int, int, int, int] | None = None
+        batch.set_state(index, "running")
+        pool.add(batch.motion_tasks(index, len(actors)))
 
-    def finish_video(index: int) -> None:
-        plan = plans[index]
-        try:
-            _assemble(plan, options)
-            outcomes[index] = Outcome(plan.job, "done", frames=plan.frames)
-        except UserError as exc:
-            outcomes[index] = Outcome(plan.job, "failed", str(exc))
-        if on_state:
-            on_state(plan.job, outcomes[index].state, outcomes[index].reason)
+    def on_result(task: MotionTask | ChunkTask, result: tuple) -> None:
+        if isinstance(task, MotionTask):
+            pool.add(batch.motion_done(task, result[1]))
+        else:
+            batch.chunk_done(task)
 
-    for index, plan in plans.items():
-        if not plan.remaining:
-            finish_video(index)
-    while queue or pending:
-        while queue and idle:
-            task = queue.pop(0)
-            actor = idle.pop()
-            pending[actor.render.remote(task)] = (actor, task)
-        ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
-        for ref in ready:
-            actor, task = pending.pop(ref)
-            idle.append(actor)
-            try:
-                ray.get(ref)
-            except Exception as exc:  # a chunk that failed after Ray's retries
-                if task.video not in outcomes:
-                    reason = _one_line(exc)
-                    outcomes[task.video] = Outcome(plans[task.video].job, "failed", reason)
-                    if on_state:
-                        on_state(plans[task.video].job, "failed", reason)
-                queue = [t for t in queue if t.video != task.video]
-                continue
-            plan = plans[task.video]
-            plan.remaining.discard(task.chunk.name)
-            if not plan.remaining and task.video not in outcomes:
-                finish_video(task.video)
-        progress = (sum(_count_frames(t.folder) for t in tasks), total_frames, len(outcomes),
-                    len(jobs))
-        if on_progress and progress != last_progress:  # a log file gets a line per change
+    def on_error(task: MotionTask | ChunkTask, exc: BaseException) -> None:
+        if task.video in batch.plans:
+            batch.set_state(task.video, "failed", _one_line(exc))
+        pool.drop(lambda t: t.video != task.video)
+
+    last: list[tuple[int, int, int, int]] = []
+
+    def on_tick() -> None:
+        progress = batch.progress()
+        if on_progress and progress not in last:  # a log file gets a line per change
             on_progress(*progress)
-            last_progress = progress
-    for actor in actors:
-        ray.kill(actor)
-    return [outcomes[i] for i in range(len(jobs))]
+            last[:] = [progress]
+
+    try:
+        pool.run(on_result, on_error, on_tick)
+    finally:
+        pool.close()
+    return [batch.outcomes[i] for i in range(len(jobs))]
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
 
 
 def _count_frames(folder: Path) -> int:
     frames = folder / "frames"
-    return sum(1 for _ in frames.glob("*.png")) if frames.is_dir() else 0
+    return sum(1 for _ in frames.glob("[0-9]*.png")) if frames.is_dir() else 0
 
 
 def _one_line(exc: BaseException) -> str:

@@ -74,7 +74,7 @@ class WorkDir:
 
     def has_frames(self) -> bool:
         """Whether any finished frame (of any pass or chunk) is in the folder."""
-        return any(True for _ in self.root.rglob("*.png"))
+        return any(True for _ in self.root.rglob("[0-9]*.png"))
 
     def pass_folder(self, pass_index: int) -> Path:
         return self.frames if pass_index == 1 else self.root / f"pass{pass_index}"

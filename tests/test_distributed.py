@@ -144,43 +144,77 @@ def ray_local():
     ray.shutdown()
 
 
-def _kill_a_worker_when(frames_dir: Path, killed: list) -> None:
-    import psutil
+@pytest.fixture()
+def cluster():
+    """Three Ray nodes on this machine: a head without CPUs (the driver) and two worker
+    nodes of one CPU each (Ray's own multi-node test cluster)."""
     import ray
+    from ray.cluster_utils import Cluster
 
-    # only the workers of the Ray instance this test started: its raylet's descendants
-    node = ray._private.worker.global_worker.node
-    raylet = psutil.Process(node.all_processes["raylet"][0].process.pid)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if any(len(list(d.glob("frames/*.png"))) >= 2 for d in frames_dir.glob("*")):
+    cluster = Cluster(initialize_head=True,
+                      head_node_args={"num_cpus": 0, "include_dashboard": False})
+    nodes = [cluster.add_node(num_cpus=1) for _ in range(2)]
+    ray.init(address=cluster.address, log_to_driver=False, logging_level="ERROR")
+    yield cluster, nodes
+    ray.shutdown()
+    cluster.shutdown()
+
+
+def _frames_in(folder: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in folder.glob("**/chunks/*/frames/[0-9]*.png")}
+
+
+def _fault_when(folder: Path, total: int, cluster, nodes: list, log: list) -> None:
+    """Kill one node's worker process once two frames are written (Ray restarts it there),
+    then remove the other node once half the frames are; log the frames written before
+    each fault."""
+    import psutil
+
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline and len(log) < 2:
+        frames = _frames_in(folder)
+        if not log and len(frames) >= 2:
+            raylet = psutil.Process(nodes[0].all_processes["raylet"][0].process.pid)
+            workers = []
             for process in raylet.children(recursive=True):
                 try:
-                    command = " ".join(process.cmdline())
+                    if "ChunkWorker" in " ".join(process.cmdline()):
+                        workers.append(process)
                 except psutil.Error:  # exited meanwhile
-                    continue
-                if "ChunkWorker" in command:
-                    os.kill(process.pid, signal.SIGKILL)
-                    killed.append(process.pid)
-                    return
+                    pass
+            if workers:
+                os.kill(workers[0].pid, signal.SIGKILL)
+                log.append(frames)
+        elif log and len(frames) >= total // 2:
+            cluster.remove_node(nodes[1])
+            log.append(_frames_in(folder))
         time.sleep(0.05)
 
 
-def test_killed_worker_is_replaced_and_every_frame_is_written(clips, tmp_path, ray_local):
-    job = VideoJob(clips / "long.mp4", tmp_path / "long.mp4", (StyleSpec("skimage:coffee"),),
-                   tmp_path / "work")
-    killed: list = []
-    watcher = threading.Thread(target=_kill_a_worker_when,
-                               args=(tmp_path / "work/chunks", killed))
+def test_a_job_survives_a_killed_worker_and_a_lost_node(clips, tmp_path, cluster):
+    """Several clips on a three-node cluster: one worker process is killed, later a whole
+    node is removed; every clip completes with every frame and no finished frame is
+    rendered again."""
+    sources = [clips / "long.mp4", clips / "videos/clip0.mp4", clips / "videos/clip1.mp4"]
+    jobs = [VideoJob(source, tmp_path / source.name, (StyleSpec("skimage:coffee"),),
+                     tmp_path / "work" / source.stem) for source in sources]
+    log: list = []
+    notes: list = []
+    watcher = threading.Thread(target=_fault_when, args=(tmp_path / "work", 40, *cluster, log))
     watcher.start()
-    [outcome] = render_many([job], StyleParams(size=W, iterations=8),
-                            RenderOptions(first_iterations=12),
-                            RayOptions(workers=2, chunk_frames=12))
+    outcomes = render_many(jobs, StyleParams(size=W, iterations=4),
+                           RenderOptions(first_iterations=6),
+                           RayOptions(chunk_frames=8, blend=2), on_workers=notes.append)
     watcher.join()
-    assert killed, "no worker was killed"
-    assert outcome.state == "done", outcome.reason
-    info = probe(tmp_path / "long.mp4")
-    assert len(list(read_frames(tmp_path / "long.mp4", info, W, H))) == 24
+    assert notes == ["2 Ray workers (1 CPU thread each) on 3 nodes"]
+    assert len(log) == 2, "the faults did not happen while the job ran"
+    assert [o.state for o in outcomes] == ["done"] * 3, [o.reason for o in outcomes]
+    for job, frames in zip(jobs, (24, 8, 8), strict=True):
+        info = probe(job.output)
+        assert len(list(read_frames(job.output, info, W, H))) == frames
+    after = _frames_in(tmp_path / "work")
+    for before in log:  # frames finished before a fault were kept, not rendered again
+        assert {p: after[p] for p in before} == before
 
 
 def test_chunk_seam_is_as_consistent_as_the_interior(clips, tmp_path, assets, ray_local):
