@@ -336,13 +336,11 @@ def _render_on_ray(args: argparse.Namespace, params: StyleParams, options: Rende
                    specs: list[StyleSpec]) -> int:
     from .distributed import VideoJob, render_many
 
-    if args.mask or args.segment:
-        raise UserError("regions (--mask, --segment) are not supported with --workers yet")
     ray_options = RayOptions(workers=args.workers, chunk_frames=args.chunk_frames,
                              blend=args.blend, address=args.ray_address)
     output = Path(args.output)
     job = VideoJob(Path(args.input), output, tuple(specs),
-                   Path(args.work_dir) if args.work_dir else None)
+                   Path(args.work_dir) if args.work_dir else None, region_spec_from_args(args))
     bar = ClusterBar(quiet=args.quiet)
     try:
         [outcome] = render_many([job], params, options, ray_options, on_progress=bar,

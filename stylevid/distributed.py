@@ -1,21 +1,22 @@
 """Rendering on Ray: videos split into chunks, chunks spread over GPU (or CPU) workers.
 
 Frames depend on their predecessors, so a video is split where that costs nothing (scene
-cuts) and otherwise into chunks. A chunk starts fresh at its first frame (its keyframe),
-exactly as a video's first frame is stylized. The chunk before it computes the same
-keyframe (deterministically) and, over its last ``blend`` frames, is pulled towards it
-warped by the flow with a growing weight: it arrives at the keyframe, so no seam shows
-and no frame is rendered twice except the keyframe. Workers are Ray actors that keep the VGG
-model and the style targets between chunks. A worker that dies (or its whole node) is
-restarted by Ray where it fits, and its task runs again on whichever worker is free
-(``ray_pool``), keeping the frames it wrote.
+cuts) and otherwise into chunks. A video's work is three kinds of tasks: its flow (ranges of
+frame pairs, into the video's motion cache), then each chunk's first frame (its keyframe,
+rendered fresh like a shot's first frame, once), then the chunks. A chunk starts from its
+keyframe and, over its last ``blend`` frames, is pulled towards the next chunk's keyframe
+warped back along the flow with a growing weight: it arrives at the very image the next
+chunk starts from, so no seam shows and no frame is rendered twice. Workers are Ray actors
+that keep the VGG model and the style targets between tasks. A worker that dies (or its
+whole node) is restarted by Ray where it fits, and its task runs again on whichever worker is
+free (``ray_pool``), keeping the frames it wrote.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import islice
@@ -23,12 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from .config import RayOptions, RenderOptions, StyleParams, StyleSpec
+from .config import RayOptions, RegionSpec, RenderOptions, StyleParams, StyleSpec
+from .engine import Stylizer
 from .errors import UserError
+from .imageio import read_image, to_tensor, write_image
 from .motion import MotionCache
+from .objective import PixelAnchor
 from .ray_pool import WorkerPool
 from .render import (
+    AnchorsFn,
+    RegionsFn,
     VideoRenderer,
     check_output,
     default_work_dir,
@@ -40,6 +47,7 @@ from .render import (
 )
 from .temporal import consistent_fraction
 from .video import VideoInfo, output_size, probe, read_frames
+from .video_regions import carried_along_flow, from_clip_start, regions_source
 from .workdir import WorkDir
 
 
@@ -128,6 +136,7 @@ class VideoJob:
     output: Path
     styles: tuple[StyleSpec, ...]
     work_dir: Path | None = None
+    regions: RegionSpec = RegionSpec()  # masks or segments; default: the styles everywhere
 
 
 @dataclass
@@ -143,6 +152,30 @@ class ChunkTask:
     manifest: dict
     blend: int
     motion: Path  # the video's motion cache, frames counted from the clip's start
+    regions: RegionSpec
+    keyframes: Path  # the video's keyframes, rendered by KeyframeTasks
+
+
+@dataclass
+class KeyframeTask:
+    """The first frame of a chunk, rendered once (fresh, like a shot's first frame) before
+    the chunk itself and the chunk before it, which is pulled towards it, run."""
+
+    video: int
+    index: int
+    source: Path
+    styles: tuple[StyleSpec, ...]
+    size: tuple[int, int]
+    regions: RegionSpec
+    keyframes: Path
+
+    @property
+    def path(self) -> Path:
+        return keyframe_path(self.keyframes, self.index)
+
+
+def keyframe_path(folder: Path, index: int) -> Path:
+    return folder / f"{index:06d}.png"
 
 
 @dataclass
@@ -165,17 +198,18 @@ class VideoPlan:
     frames: int
     chunks: list[Chunk]
     work: WorkDir
-    remaining: set[str] = field(default_factory=set)
+    remaining: set[str] = field(default_factory=set)  # chunks not finished
+    keys_done: set[int] = field(default_factory=set)  # keyframes rendered
+    waiting: list[ChunkTask] = field(default_factory=list)  # chunks waiting for keyframes
 
 
 class ChunkWorker:
     """Ray actor body: keeps a stylizer (VGG + style targets) per style set."""
 
     def __init__(self, params: StyleParams, options: RenderOptions, threads: int) -> None:
-        import torch
+        from .device import resolve_device
 
         torch.set_num_threads(max(1, threads))
-        from .device import resolve_device
 
         self.params, self.options = params, options
         self.device = resolve_device("auto")
@@ -190,61 +224,71 @@ class ChunkWorker:
         return task.video, fill_motion(task.source, info, task.size, self.options,
                                        MotionCache(task.cache), task.first, task.last)
 
-    def render(self, task: ChunkTask) -> tuple[int, str, int]:
-        """Render one chunk into its folder; returns (video, chunk name, frames rendered)."""
-        from .engine import Stylizer
-        from .regions import build_regions
+    def _stylizer(self, styles: tuple[StyleSpec, ...]) -> Stylizer:
+        if styles not in self.stylizers:
+            self.stylizers[styles] = Stylizer(self.params, self.device)
+        return self.stylizers[styles]
 
-        key = task.styles
-        if key not in self.stylizers:
-            self.stylizers[key] = Stylizer(self.params, self.device)
-        stylizer = self.stylizers[key]
+    def _regions(self, task: ChunkTask | KeyframeTask, info: VideoInfo,
+                 first: int) -> RegionsFn:
+        """Regions as a render from the clip's start has them (colours from its first frame,
+        masks carried along the flow from there)."""
+
+        def frames_from(start: int) -> Iterator[np.ndarray]:
+            return islice(read_frames(task.source, info, *task.size, self.options.start,
+                                      self.options.duration), start, None)
+
+        return from_clip_start(regions_source(task.regions, task.styles, self.params)[0],
+                               frames_from, first, carried_along_flow(task.regions))
+
+    def keyframe(self, task: KeyframeTask) -> tuple[int, int]:
+        """Render a chunk's first frame into the video's keyframes; returns (video, index)."""
+        if not task.path.is_file():
+            info = probe(task.source, Fraction(self.options.folder_fps).limit_denominator(1001))
+            content = next(islice(read_frames(task.source, info, *task.size,
+                                              self.options.start, self.options.duration),
+                                  task.index, None))
+            regions = self._regions(task, info, task.index)(task.index, content)
+            renderer = VideoRenderer(self._stylizer(task.styles), self.options)
+            task.path.parent.mkdir(parents=True, exist_ok=True)
+            write_image(task.path, renderer.stylize_frame(content, regions)[0])
+        return task.video, task.index
+
+    def render(self, task: ChunkTask) -> tuple[int, str, int]:
+        """Render one chunk into its folder, from its keyframe on; returns (video, chunk
+        name, frames rendered)."""
         info = probe(task.source, Fraction(self.options.folder_fps).limit_denominator(1001))
         work = WorkDir(task.folder, MotionCache(task.motion, offset=task.chunk.start))
-        work.open(task.manifest)
-        regions: list = []
-
-        def regions_for(_index: int, _content: np.ndarray) -> list:
-            if not regions:  # from the video's first frame, as a local render (histogram)
-                first = next(read_frames(task.source, info, *task.size, self.options.start,
-                                         self.options.duration))
-                regions.extend(build_regions(first, self.params, task.styles)[0])
-            return regions
-
-        renderer = VideoRenderer(stylizer, self.options)
+        if work.open(task.manifest) == 0:
+            work.write_frame(0, read_image(keyframe_path(task.keyframes, task.chunk.start)))
+        regions_for = self._regions(task, info, task.chunk.start)
+        renderer = VideoRenderer(self._stylizer(task.styles), self.options)
         anchors_for = None
         if task.chunk.next_key is not None and self.options.temporal_weight > 0:
-            anchors_for = self._keyframe_pull(task, info, renderer, regions_for)
+            anchors_for = self._keyframe_pull(task, info)
         result = render_frames(task.source, info, task.size, work, renderer,
                                first=task.chunk.start, last=task.chunk.end,
                                regions_for=regions_for, anchors_for=anchors_for)
         return task.video, task.chunk.name, result.rendered
 
-    def _keyframe_pull(self, task: ChunkTask, info: VideoInfo, renderer: VideoRenderer,
-                       regions_for: Callable) -> Callable[[int, np.ndarray], list]:
+    def _keyframe_pull(self, task: ChunkTask, info: VideoInfo) -> AnchorsFn:
         """Anchors that bring the chunk's last frames to the next chunk's keyframe, carried
         back frame by frame along the flow (small motions, accurate flow)."""
-        import torch
-
-        from .imageio import to_tensor
-        from .objective import PixelAnchor
-
         key = task.chunk.next_key
         assert key is not None
         first = max(task.chunk.start, key - task.blend)
         contents = list(islice(read_frames(task.source, info, *task.size, self.options.start,
                                            self.options.duration), first, key + 1))
         targets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        device = renderer.stylizer.device
+        device = self.device
         cache = MotionCache(task.motion)
 
         def frame(index: int) -> np.ndarray:
             return contents[index - first]
 
         def carry_back() -> None:
-            key_content = contents[-1]
-            keyframe = renderer.stylize_frame(key_content, regions_for(key, key_content))[0]
-            image, weight = keyframe, np.ones(keyframe.shape[:2], np.float32)
+            image = read_image(keyframe_path(task.keyframes, key))
+            weight = np.ones(image.shape[:2], np.float32)
             for index in range(key - 1, first - 1, -1):
                 motion = cache.get(index, index + 1, frame, self.options.flow_method,
                                    self.options.flow_preset)
@@ -306,10 +350,11 @@ def _open_video(job: VideoJob, params: StyleParams, options: RenderOptions,
     info = probe(job.source, Fraction(options.folder_fps).limit_denominator(1001))
     size = output_size(info, params.size)
     check_output(job.output)
+    _, regions = regions_source(job.regions, job.styles, params)  # checks masks and rules
     work = WorkDir(job.work_dir or default_work_dir(job.output))
     manifest = manifest_for(job.source, [s.path for s in job.styles], params, options, size,
                             {"chunk_frames": ray_options.chunk_frames,
-                             "blend": ray_options.blend})
+                             "blend": ray_options.blend, **regions})
     work.open(manifest)
     return VideoPlan(job, info, size, 0, [], work)
 
@@ -375,8 +420,9 @@ class _Batch:
         return [MotionTask(index, plan.job.source, plan.size, plan.work.motion.folder,
                            first, last) for first, last in ranges]
 
-    def motion_done(self, task: MotionTask, seen: int) -> list[ChunkTask]:
-        """Record a finished motion range; once a video has all its flow, its chunks."""
+    def motion_done(self, task: MotionTask, seen: int) -> list[KeyframeTask]:
+        """Record a finished motion range; once a video has all its flow, its keyframes
+        (its chunks wait for them)."""
         plan = self.plans.get(task.video)
         if plan is None:
             return []
@@ -395,13 +441,34 @@ class _Batch:
             return []
         plan.chunks = plan_chunks(plan.frames, cuts, self.ray_options.chunk_frames)
         plan.remaining = {c.name for c in plan.chunks}
-        tasks = [ChunkTask(task.video, chunk, plan.job.source, plan.job.styles, plan.size,
-                           plan.work.root / "chunks" / chunk.name,
-                           {"video": plan.work.root.name, "chunk": chunk.name},
-                           self.ray_options.blend, plan.work.motion.folder)
-                 for chunk in plan.chunks]
-        self.chunk_tasks += tasks
-        return tasks
+        keyframes = plan.work.root / "keyframes"
+        plan.waiting = [ChunkTask(task.video, chunk, plan.job.source, plan.job.styles, plan.size,
+                                  plan.work.root / "chunks" / chunk.name,
+                                  {"video": plan.work.root.name, "chunk": chunk.name},
+                                  self.ray_options.blend, plan.work.motion.folder,
+                                  plan.job.regions, keyframes)
+                        for chunk in plan.chunks]
+        self.chunk_tasks += plan.waiting
+        return [KeyframeTask(task.video, chunk.start, plan.job.source, plan.job.styles,
+                             plan.size, plan.job.regions, keyframes) for chunk in plan.chunks]
+
+    def keyframe_done(self, task: KeyframeTask) -> list[ChunkTask]:
+        """Record a rendered keyframe; returns the chunks that now have all theirs: their
+        own first frame and, with the temporal loss, the next chunk's."""
+        plan = self.plans.get(task.video)
+        if plan is None:
+            return []
+        plan.keys_done.add(task.index)
+        pulled = self.options.temporal_weight > 0
+
+        def ready(t: ChunkTask) -> bool:
+            needs = {t.chunk.start} | ({t.chunk.next_key} if pulled and t.chunk.next_key
+                                       is not None else set())
+            return needs <= plan.keys_done
+
+        released = [t for t in plan.waiting if ready(t)]
+        plan.waiting = [t for t in plan.waiting if not ready(t)]
+        return released
 
     def chunk_done(self, task: ChunkTask) -> None:
         plan = self.plans.get(task.video)
@@ -442,8 +509,8 @@ def render_many(
     if on_workers:
         on_workers(note)
     batch = _Batch(jobs, options, ray_options, on_state)
-    pool = WorkerPool(actors, lambda actor, task: (
-        actor.motion.remote(task) if isinstance(task, MotionTask) else actor.render.remote(task)))
+    methods = {MotionTask: "motion", KeyframeTask: "keyframe", ChunkTask: "render"}
+    pool = WorkerPool(actors, lambda actor, task: getattr(actor, methods[type(task)]).remote(task))
     for index, job in enumerate(jobs):
         try:
             batch.plans[index] = _open_video(job, params, options, ray_options)
@@ -453,13 +520,15 @@ def render_many(
         batch.set_state(index, "running")
         pool.add(batch.motion_tasks(index, len(actors)))
 
-    def on_result(task: MotionTask | ChunkTask, result: tuple) -> None:
+    def on_result(task: MotionTask | KeyframeTask | ChunkTask, result: tuple) -> None:
         if isinstance(task, MotionTask):
             pool.add(batch.motion_done(task, result[1]))
+        elif isinstance(task, KeyframeTask):
+            pool.add(batch.keyframe_done(task))
         else:
             batch.chunk_done(task)
 
-    def on_error(task: MotionTask | ChunkTask, exc: BaseException) -> None:
+    def on_error(task: MotionTask | KeyframeTask | ChunkTask, exc: BaseException) -> None:
         if task.video in batch.plans:
             batch.set_state(task.video, "failed", _one_line(exc))
         pool.drop(lambda t: t.video != task.video)

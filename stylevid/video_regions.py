@@ -3,7 +3,7 @@ the optical flow."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -115,3 +115,43 @@ def regions_source(spec: RegionSpec, styles: Sequence[StyleSpec],
              "style_masks": [f"{text.partition('=')[0]}={file_digest(text.partition('=')[2])}"
                              for text in spec.style_masks]}
     return regional, extra
+
+
+def carried_along_flow(spec: RegionSpec) -> bool:
+    """Whether a frame's regions depend on every frame before it (one mask or automatic
+    segments carried along the flow), not only on the clip's first frame."""
+    if spec.whole:
+        return False
+    return not (spec.masks and _is_sequence(spec.masks[0]))
+
+
+def from_clip_start(regions_for: RegionsFn, frames_from: Callable[[int], Iterator[np.ndarray]],
+                    first: int, carried: bool) -> RegionsFn:
+    """``regions_for`` for a render that starts at frame ``first`` (a Ray chunk), answering
+    exactly as in a render from the clip's start: it is shown the clip's first frame (colours
+    and style targets come from it) and, when regions are ``carried`` along the flow, every
+    frame up to the one asked for (``frames_from(k)`` decodes from frame k). Answers from
+    ``first`` on are kept, so a frame ahead (the next chunk's keyframe) may be asked first."""
+    answers: dict[int, Sequence[Region]] = {}
+    shown = [0]  # regions_for has seen frames 0 .. shown[0] - 1
+
+    def show(index: int, content: np.ndarray) -> Sequence[Region]:
+        result = answers[index] = regions_for(index, content)
+        shown[0] = index + 1
+        for old in [k for k in answers if k < first]:
+            answers.pop(old)
+        return result
+
+    def ask(index: int, content: np.ndarray) -> Sequence[Region]:
+        if index in answers:
+            return answers[index]
+        if carried and index < shown[0]:
+            raise ValueError(f"regions of frame {index} asked for after frame {shown[0] - 1}")
+        if shown[0] == 0 and index > 0:
+            show(0, next(frames_from(0)))
+        if carried and shown[0] < index:
+            for k, frame in zip(range(shown[0], index), frames_from(shown[0]), strict=False):
+                show(k, frame)
+        return show(index, content)
+
+    return ask

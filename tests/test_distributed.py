@@ -237,3 +237,42 @@ def test_chunk_seam_is_as_consistent_as_the_interior(clips, tmp_path, assets, ra
                   if 0 <= s < 24}
     assert neighbours <= set(motion)
     assert not list((tmp_path / "work/chunks").glob("*/motion"))
+
+
+def _kept_edge(frame: np.ndarray, content: np.ndarray) -> int:
+    """The first column (from the left) that the style changed by more than 8/255 on
+    average (kept columns stay within a few levels of the photo): where the "keep" region
+    on the left ends."""
+    change = np.abs(frame.astype(float) - content.astype(float)).mean(axis=(0, 2))
+    return int(np.argmax(change > 8))
+
+
+def test_regions_on_ray_are_those_of_a_local_render(clips, tmp_path, assets, ray_local):
+    """A mask carried along the flow: each chunk (here from frames 0 and 4) keeps and styles
+    the same parts of every frame as a local render does."""
+    import cv2
+
+    from stylevid.api import render_video
+    from stylevid.config import RegionSpec
+
+    source = clips / "videos/clip0.mp4"
+    contents = list(read_frames(source, probe(source), W, H))
+    labels = np.zeros((H, W), np.uint8)
+    labels[:, 24:] = 1
+    cv2.imwrite(str(tmp_path / "labels.png"), labels)
+    spec = RegionSpec(masks=(str(tmp_path / "labels.png"),),
+                      rules=("0=keep", f"1={assets.painting}"))
+    params, options = StyleParams(size=W, iterations=4), RenderOptions(first_iterations=8)
+    [outcome] = render_many([VideoJob(source, tmp_path / "ray.mp4", (), tmp_path / "ray",
+                                      spec)], params, options,
+                            RayOptions(workers=2, chunk_frames=4, blend=2))
+    assert outcome.state == "done", outcome.reason
+    render_video(source, [], tmp_path / "local.mp4", params=params, options=options,
+                 regions=spec, work_dir=tmp_path / "local")
+    edges = {name: [_kept_edge(read_image(tmp_path / name / f"frames/{i:06d}.png"), content)
+                    for i, content in enumerate(contents)] for name in ("ray", "local")}
+    assert edges["local"][0] - edges["local"][-1] >= 12, edges  # the edge moves with the pan
+    assert all(abs(a - b) <= 1 for a, b in zip(*edges.values(), strict=True)), edges
+    first = [read_image(tmp_path / name / "frames/000000.png").astype(float)
+             for name in ("ray", "local")]
+    assert np.abs(first[0] - first[1]).mean() < 1.0  # same start, but for float noise

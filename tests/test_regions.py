@@ -219,3 +219,36 @@ def test_video_regions_with_a_mask_carried_along_the_flow(assets, tmp_path):
     kept = np.abs(result[0][:, :20] - frames[0][:, :20]).mean()
     styled = np.abs(result[0][:, 28:] - frames[0][:, 28:]).mean()
     assert kept < 0.3 * styled
+
+
+def test_a_chunk_sees_the_regions_of_a_render_from_the_clip_start(assets, tmp_path):
+    """A Ray chunk starting at frame 4 gets the mask carried along the flow from frame 0,
+    as the whole render has it, even when the next chunk's keyframe is asked first."""
+    from stylevid.config import RegionSpec
+    from stylevid.synthetic import pan_frames
+    from stylevid.video_regions import carried_along_flow, from_clip_start, regions_source
+
+    frames = pan_frames(read_image(assets.photo), 8, 48, 32, 2)
+    labels = np.zeros((32, 48), np.uint8)
+    labels[:, 24:] = 1
+    cv2.imwrite(str(tmp_path / "labels.png"), labels)
+    spec = RegionSpec(masks=(str(tmp_path / "labels.png"),),
+                      rules=("0=keep", f"1={assets.painting}"))
+    params = StyleParams(size=48)
+    assert carried_along_flow(spec) and not carried_along_flow(RegionSpec())
+
+    def masks(regions):
+        return [r.mask for r in regions]
+
+    whole = regions_source(spec, [], params)[0]
+    expected = [masks(whole(i, frame)) for i, frame in enumerate(frames)]
+    assert not np.array_equal(expected[0][0], expected[4][0])  # the mask moves with the pan
+    chunk = from_clip_start(regions_source(spec, [], params)[0], lambda k: iter(frames[k:]),
+                            4, carried=True)
+    for index in (4, 7, 5, 6, 7):  # the next chunk's keyframe (7) before the frames between
+        for got, want in zip(masks(chunk(index, frames[index])), expected[index], strict=True):
+            np.testing.assert_array_equal(got, want)
+    fresh = regions_source(spec, [], params)[0]  # what a chunk would see on its own
+    assert not np.array_equal(masks(fresh(4, frames[4]))[0], expected[4][0])
+    with pytest.raises(ValueError, match="asked for after"):
+        chunk(3, frames[3])
