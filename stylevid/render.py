@@ -19,7 +19,7 @@ from .config import RenderOptions, StyleParams
 from .engine import Region, Stylizer
 from .errors import UserError
 from .fsutil import check_writable
-from .imageio import check_image_source, to_tensor
+from .imageio import check_image_source, to_array, to_tensor
 from .memory import check_fits
 from .motion import Motion, MotionCache, MotionPrefetcher
 from .objective import PixelAnchor
@@ -135,6 +135,8 @@ class VideoRenderer:
             nearest, weights = warped[0], neighbours[0][1].weights
             if previous is None:
                 start = _composite(warped, [motion for _, motion in neighbours], content)
+                if extra_anchors and temporal:
+                    start = _settled(start, weights, extra_anchors, o.temporal_weight)
             else:
                 blend = (o.blend_weight * weights)[..., None]
                 start = np.round((previous + blend * nearest) / (1.0 + blend)).astype(np.uint8)
@@ -171,6 +173,22 @@ def _composite(warped: Sequence[np.ndarray], motions: Sequence[Motion],
     disoccluded = ~covered & ~beyond_source(motions[0].flow)
     start[disoccluded] = content[disoccluded]
     return start
+
+
+def _settled(start: np.ndarray, weights: np.ndarray, anchors: Sequence[PixelAnchor],
+             temporal_weight: float) -> np.ndarray:
+    """Where the pixel terms settle: the start moved towards the anchors' targets (a later
+    keyframe, on Ray) as far as their pull outweighs the temporal loss's (Ruder's weights
+    ``c``): ``(c x + sum b w k) / (c + sum b w)``. A few iterations then suffice to arrive
+    at the keyframe; pixels no term holds keep their start."""
+    total = weights.astype(np.float64)[..., None]
+    moved = total * start
+    for anchor in anchors:
+        pull = anchor.weight / temporal_weight * anchor.confidence[0, 0].double().cpu().numpy()
+        moved += pull[..., None] * to_array(anchor.target).astype(np.float64)
+        total = total + pull[..., None]
+    settled = np.divide(moved, total, out=start.astype(np.float64), where=total > 0)
+    return np.clip(np.round(settled), 0, 255).astype(np.uint8)
 
 
 @dataclass

@@ -218,9 +218,12 @@ def test_a_job_survives_a_killed_worker_and_a_lost_node(clips, tmp_path, cluster
 
 
 def test_chunk_seam_is_as_consistent_as_the_interior(clips, tmp_path, assets, ray_local):
+    """At a low budget (10 iterations a later frame): the pair across the seam within 1.2x
+    of the interior, and the frames pulled towards the next keyframe at most 3.5x (measured
+    0.14x and 2.4x)."""
     job = VideoJob(clips / "long.mp4", tmp_path / "seam.mp4",
                    (StyleSpec(str(assets.painting)),), tmp_path / "work")
-    [outcome] = render_many([job], StyleParams(size=W, iterations=12),
+    [outcome] = render_many([job], StyleParams(size=W, iterations=10),
                             RenderOptions(first_iterations=30),
                             RayOptions(workers=2, chunk_frames=12, blend=8))
     assert outcome.state == "done", outcome.reason
@@ -229,7 +232,11 @@ def test_chunk_seam_is_as_consistent_as_the_interior(clips, tmp_path, assets, ra
     pairs = [warping_error(frames[t - 1:t + 1], [flow], [mask]) for t in range(1, 24)]
     seam = pairs[12 - 1]  # the pair (11, 12) straddles the seam
     interior = np.mean([e for t, e in enumerate(pairs, start=1) if t != 12])
-    assert seam <= 1.5 * interior, (seam, interior)
+    assert seam <= 1.2 * interior, (seam, interior)
+    assert max(pairs[4 - 1:12 - 1]) <= 3.5 * interior, (pairs, interior)  # pairs (3, 4)..(10, 11)
+    # the keyframe was rendered once, by its own task, and the chunk starts from it
+    keyframe = read_image(tmp_path / "work/keyframes/000012.png")
+    np.testing.assert_array_equal(frames[12], keyframe)
     # the flow of every neighbouring pair was computed once, for the scene-cut pass, and
     # the chunks read it from the video's cache instead of computing their own
     motion = sorted(p.name for p in (tmp_path / "work/motion").glob("*.npz"))

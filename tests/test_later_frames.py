@@ -1,9 +1,12 @@
 """How a later video frame starts and what it is asked to match (stylevid.render)."""
 
 import numpy as np
+import torch
 
+from stylevid.imageio import to_tensor
 from stylevid.motion import Motion
-from stylevid.render import _composite
+from stylevid.objective import PixelAnchor
+from stylevid.render import _composite, _settled
 
 
 def _pan(width: int, height: int, shift: float) -> Motion:
@@ -27,3 +30,23 @@ def test_start_takes_the_history_mirrors_what_enters_and_restarts_disocclusions(
     start = _composite([moving.warp(history)], [moving], content)
     np.testing.assert_array_equal(start[3, 4], content[3, 4])  # disoccluded: the content
     np.testing.assert_array_equal(start[:, -2:], history[:, -2:-4:-1])  # entering: mirrored
+
+
+def test_a_frame_pulled_to_a_keyframe_starts_where_the_pixel_terms_settle():
+    """Temporal loss c (x - w)^2 and keyframe pull b k (x - t)^2: each pixel starts at their
+    minimum (c w + b k t) / (c + b k), as a float64 reference computes it."""
+    rng = np.random.default_rng(1)
+    start, target = (rng.integers(0, 256, (6, 5, 3), dtype=np.uint8) for _ in range(2))
+    c = rng.uniform(0, 1, (6, 5)).astype(np.float32)
+    k = rng.uniform(0, 1, (6, 5)).astype(np.float32)
+    c[0, 0], k[0, 0] = 0.0, 0.0  # held by neither: keeps its start
+    c[1, 1], k[1, 1] = 0.0, 0.7  # only the keyframe holds it: its target
+    anchor = PixelAnchor("keyframe", to_tensor(target), torch.from_numpy(k)[None, None],
+                         3.0 * 5e6)
+    got = _settled(start, c, [anchor], 5e6)
+    b = 3.0 * k.astype(np.float64)[..., None]
+    cc = c.astype(np.float64)[..., None]
+    want = (cc * start + b * target) / np.maximum(cc + b, 1e-300)
+    want[0, 0] = start[0, 0]
+    np.testing.assert_array_equal(got, np.round(want).astype(np.uint8))
+    np.testing.assert_array_equal(got[1, 1], target[1, 1])
