@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import glob
 import json
+import os
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -96,12 +97,12 @@ def load_job(path: str | Path) -> JobSpec:
         if style is None:
             raise UserError(f"job input {entry.get('path')!r} has no style (set 'style')")
         style_path = style if str(style).startswith(("skimage:", "builtin:")) \
-            else str(base / str(style))
+            else os.path.normpath(base / str(style))
         matches = sorted(glob.glob(str(base / str(entry["path"])), recursive=True))
         if not matches:
             matches = [str(base / str(entry["path"]))]  # reported as failed: not found
         for match in matches:
-            source = Path(match)
+            source = Path(os.path.normpath(match))  # "jobs/../videos/a.mp4": "videos/a.mp4"
             name = entry.get("output") if len(matches) == 1 and "output" in entry \
                 else f"{source.stem}.mp4"
             output = output_dir / str(name)

@@ -38,8 +38,16 @@ class WorkerPool:
         self.resting: list[tuple[float, Any, float]] = []  # (ping at, actor, rest)
         self.losses: dict[int, int] = {}  # id(task) -> actors lost running it
 
-    def add(self, tasks: Iterable[Any]) -> None:
-        self.queue.extend(tasks)
+    def add(self, tasks: Iterable[Any], *, first: bool = False) -> None:
+        """Queue ``tasks`` at the end, or (``first``) before every queued task."""
+        if first:
+            self.queue.extendleft(reversed(list(tasks)))
+        else:
+            self.queue.extend(tasks)
+
+    def running(self) -> list[Any]:
+        """The tasks being run now."""
+        return [task for _, task in self.pending.values()]
 
     def drop(self, keep: Callable[[Any], bool]) -> None:
         """Forget the queued tasks for which ``keep`` is false."""

@@ -4,7 +4,6 @@ partial file left, finished work kept."""
 from __future__ import annotations
 
 import errno
-import os
 import resource
 import subprocess
 import sys
@@ -115,24 +114,6 @@ def test_a_replaced_output_is_announced(tmp_path, capsys):
             "--size", "32", "--iterations", "2", "--quiet"]
     assert main(args) == 0
     assert f"wrote {out} (replaced the earlier file)" in capsys.readouterr().out
-
-
-def test_more_ray_workers_than_the_cluster_can_place_start_as_many_as_fit(tmp_path):
-    """Actors that cannot be placed would wait for ever: the job starts as many as the
-    cluster can place, says so, and completes."""
-    from stylevid.synthetic import write_clip
-
-    write_clip([np.zeros((32, 32, 3), np.uint8)] * 3, tmp_path / "a.mp4", audio=False)
-    job = tmp_path / "job.yaml"
-    job.write_text("inputs: [a.mp4]\nstyle: builtin:swirls\noutput_dir: out/\n"
-                   "params: {size: 32, iterations: 3, first_iterations: 6}\n")
-    proc = subprocess.run([sys.executable, "-m", "stylevid", "batch", str(job), "--workers",
-                           "999", "--quiet"], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    cpus = os.cpu_count()
-    assert (f"{cpus} Ray worker{'s' * (cpus > 1)} (1 CPU thread each) on 1 node: 999 asked "
-            f"for, the cluster has {cpus} CPU") in proc.stdout, proc.stdout
-    assert (tmp_path / "out/a.mp4").is_file()
 
 
 @pytest.mark.parametrize("args, message", [

@@ -28,6 +28,7 @@ from stylevid.temporal import warping_error
 from stylevid.video import probe, read_frames
 
 W, H = 48, 32
+JOBS = Path(__file__).resolve().parents[1] / "jobs"
 
 
 def test_motion_ranges_cover_every_pair_once_and_end_open():
@@ -47,11 +48,19 @@ def test_plan_chunks_splits_at_cuts_and_links_keyframes_within_shots():
     assert [(c.start, c.end) for c in plan_chunks(5, [], 48)] == [(0, 5)]
 
 
-def test_keyframe_ramp_is_a_linear_blend():
-    fractions = [b / (1 + b) for b in (keyframe_ramp(i, 10, 4) for i in range(5, 10))]
-    assert fractions[0] == 0
-    np.testing.assert_allclose(fractions[1:4], [0.2, 0.4, 0.6])
-    assert fractions[4] == pytest.approx(0.8)
+def test_keyframe_pull_settles_on_a_rising_ramp_and_arrives_at_the_keyframe():
+    """A pixel pulled 1 towards the previous frame and b towards the keyframe settles at
+    (x + b k) / (1 + b): each frame moves r = 1/5, 2/5, 3/5, 4/5 of the remaining way, and
+    the last one is 96 % of the way to the keyframe (99.9 % with the default blend of 8)."""
+    key, blend, x = 10, 4, 0.0
+    path = []
+    for index in range(key - blend - 2, key):
+        b = keyframe_ramp(index, key, blend)
+        path.append(b / (1 + b))
+        x = (x + b * 1.0) / (1 + b)
+    np.testing.assert_allclose(path, [0, 0, 0.2, 0.4, 0.6, 0.8])
+    assert x == pytest.approx(1 - 0.8 * 0.6 * 0.4 * 0.2)
+    assert keyframe_ramp(key, key, blend) == 0  # the keyframe itself is the next chunk's
 
 
 def test_job_file_globs_styles_and_safety(tmp_path):
@@ -92,24 +101,41 @@ def clips(tmp_path_factory, assets):
     return folder
 
 
-def run_batch(job: Path) -> subprocess.CompletedProcess:
+def run_batch(job: Path, workers: int = 2) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "stylevid", "batch", str(job), "--workers",
-                           "2", "--quiet"], capture_output=True, text=True, timeout=600)
+                           str(workers), "--quiet"], capture_output=True, text=True, timeout=600)
 
 
-def test_batch_job_on_embedded_ray(clips, tmp_path):
+def test_the_repository_s_library_job_on_embedded_ray(clips, tmp_path, assets):
+    """jobs/library.yaml as the README runs it (small sizes) over a folder with a corrupt
+    file: the good clips complete, the bad one fails alone with its reason; more workers
+    than the machine has CPUs start as many as fit (actors that cannot be placed would wait
+    for ever) and say so."""
+    import shutil
+
+    import yaml
+
     (clips / "videos" / "corrupt.mp4").write_bytes(b"\x00\x01 not a video")
-    job = clips / "job.yaml"
-    job.write_text("inputs: ['videos/*.mp4']\nstyle: skimage:coffee\noutput_dir: out/\n"
-                   "params: {size: 48, iterations: 6, first_iterations: 12, chunk_frames: 4, blend: 2}\n")
-    proc = run_batch(job)
+    (clips / "styles").mkdir()
+    shutil.copy(assets.painting, clips / "styles/starry_night.jpg")
+    (clips / "jobs").mkdir()
+    library = yaml.safe_load((JOBS / "library.yaml").read_text())
+    library["params"].update(size=48, iterations=6, first_iterations=12, chunk_frames=4,
+                             blend=2)
+    job = clips / "jobs/library.yaml"
+    job.write_text(yaml.safe_dump(library))
+    out = clips / "out/library"
+    proc = run_batch(job, workers=999)
     assert proc.returncode == 1, proc.stderr  # something failed: non-zero, with a summary
+    cpus = os.cpu_count() or 1
+    assert (f"{cpus} Ray worker{'s' * (cpus > 1)} (1 CPU thread each) on 1 node: 999 asked "
+            f"for, the cluster has {cpus} CPU") in proc.stdout, proc.stdout
     assert "2 done, 1 failed" in proc.stdout
-    state = json.loads((clips / "out/stylevid-job.json").read_text())["inputs"]
+    state = json.loads((out / "stylevid-job.json").read_text())["inputs"]
     assert sorted(v["state"] for v in state.values()) == ["done", "done", "failed"]
     assert "Invalid data" in state[str(clips / "videos/corrupt.mp4")]["reason"]
     # `stylevid status` reads the same manifest, from the job file or its output folder
-    for target in (job, clips / "out"):
+    for target in (job, out):
         status = subprocess.run([sys.executable, "-m", "stylevid", "status", str(target)],
                                 capture_output=True, text=True, timeout=120)
         assert status.returncode == 0, status.stderr
@@ -122,15 +148,15 @@ def test_batch_job_on_embedded_ray(clips, tmp_path):
     assert status.returncode == 2 and status.stderr.count("\n") == 1
     assert "no job manifest" in status.stderr
     for i in range(2):
-        out = clips / "out" / f"clip{i}.mp4"
-        info = probe(out)
-        assert len(list(read_frames(out, info, info.width, info.height))) == 8
+        video = out / f"clip{i}.mp4"
+        info = probe(video)
+        assert len(list(read_frames(video, info, info.width, info.height))) == 8
         assert info.has_audio and info.fps == 30
-    stamps = {p: p.stat().st_mtime_ns for p in (clips / "out").glob("clip*.mp4")}
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("clip*.mp4")}
     (clips / "videos" / "corrupt.mp4").unlink()
     proc = run_batch(job)
     assert proc.returncode == 0 and "nothing to do" in proc.stdout
-    assert stamps == {p: p.stat().st_mtime_ns for p in (clips / "out").glob("clip*.mp4")}
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("clip*.mp4")}
 
 
 @pytest.fixture(scope="module")
@@ -280,6 +306,7 @@ def test_regions_on_ray_are_those_of_a_local_render(clips, tmp_path, assets, ray
                     for i, content in enumerate(contents)] for name in ("ray", "local")}
     assert edges["local"][0] - edges["local"][-1] >= 12, edges  # the edge moves with the pan
     assert all(abs(a - b) <= 1 for a, b in zip(*edges.values(), strict=True)), edges
-    first = [read_image(tmp_path / name / "frames/000000.png").astype(float)
-             for name in ("ray", "local")]
-    assert np.abs(first[0] - first[1]).mean() < 1.0  # same start, but for float noise
+    for index in (0, 1):  # away from the seam (the blend towards frame 4 starts at 2)
+        ray, local = (read_image(tmp_path / name / f"frames/{index:06d}.png").astype(float)
+                      for name in ("ray", "local"))
+        assert np.abs(ray - local).mean() < 1.0  # the same frames, but for float noise
