@@ -7,7 +7,7 @@ real clip bedroom.mp4 (DIS flow of the original frames), ``--frames`` frames eac
 the chunk starts, the default blend of 8 frames), measured on the decoded output.
 
     python scripts/bench_seams.py --clips pan,bedroom --frames 48 --size 64 --chunk-frames 16
-Results: scripts/results/seams.{md,json}.
+Results: scripts/results/seams.{md,json} (``--out`` another name).
 """
 
 from __future__ import annotations
@@ -51,10 +51,12 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--chunk-frames", type=int, default=16)
+    parser.add_argument("--blend", type=int, default=RayOptions().blend)
+    parser.add_argument("--out", default="seams", help="results file name (without suffix)")
     args = parser.parse_args()
     print(cpu_description(), f"{os.cpu_count()} CPUs, torch {torch.__version__}", flush=True)
     assert DATA.is_dir(), f"needs {DATA}"
-    ray_options = RayOptions(workers=2, chunk_frames=args.chunk_frames)
+    ray_options = RayOptions(workers=2, chunk_frames=args.chunk_frames, blend=args.blend)
     start_ray(None, 2)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,7 +86,7 @@ def main() -> int:
              f"2 workers, chunks of {args.chunk_frames} frames (keyframe tasks), blend "
              f"{ray_options.blend}; warping error of the decoded output.\n\n"
              f"`python scripts/bench_seams.py --clips {args.clips} --frames {args.frames} "
-             f"--size {args.size} --chunk-frames {args.chunk_frames}`\n",
+             f"--size {args.size} --chunk-frames {args.chunk_frames} --blend {args.blend}`\n",
              "| clip | budget | flow | interior warping error | seam pairs / interior | "
              "worst blended pair / interior | wall s |", "|---|---|---|---|---|---|---|"]
     for row in rows:
@@ -93,8 +95,8 @@ def main() -> int:
                      f"{row['flow']} | {row['interior']:.5f} | {ratios} | "
                      f"{row['blended_max']:.2f}x | {row['seconds']:.0f} |")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "seams.md").write_text("\n".join(lines) + "\n")
-    (RESULTS / "seams.json").write_text(json.dumps(
+    (RESULTS / f"{args.out}.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(
         {"cpu": cpu_description(), "args": vars(args), "rows": rows}, indent=2))
     print("\n".join(lines))
     return 0

@@ -552,7 +552,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames per chunk within a shot (default %(default)s)")
     r.add_argument("--blend", default=RayOptions.blend,
                    help="frames before a chunk seam that are pulled towards the next chunk's "
-                        "first frame, so the seam does not show (default %(default)s)")
+                        "first frame, so the seam does not show (default: a third of "
+                        "--chunk-frames, at most 16)")
     p.set_defaults(run=_cmd_render)
 
     p = sub.add_parser("batch", help="render every video of a job file on Ray",

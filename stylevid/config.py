@@ -45,6 +45,7 @@ MIN_SIZE = 16  # four 2x poolings before relu5_1 still leave a pixel
 # need far fewer iterations than a still (scripts/bench_video.py).
 VIDEO_SIZE = 512
 VIDEO_ITERATIONS = 150
+MAX_BLEND = 16  # Ray: frames pulled towards the next chunk's keyframe, at most
 
 
 class ConfigError(UserError):
@@ -281,12 +282,22 @@ class RayOptions(_Checked):
 
     workers: int | None = None  # None: one per GPU, else one per CPU
     chunk_frames: int = 48  # frames per chunk within a shot
-    blend: int = 8  # frames before a seam pulled towards the next chunk's first frame
+    # Frames before a seam pulled towards the next chunk's first frame; None: a third of a
+    # chunk, at most 16 (bedroom.mp4: the worst pulled pair 1.75x the interior's warping
+    # error with 16, 2.74x with 8; scripts/results/seams_blend*.md).
+    blend: int | None = None
     address: str | None = None  # None: start a local Ray instance
+
+    @property
+    def blend_frames(self) -> int:
+        """``blend`` as resolved on construction (never None then)."""
+        assert self.blend is not None
+        return self.blend
 
     def _check(self) -> dict[str, Any]:
         chunk_frames = _integer("chunk_frames", self.chunk_frames, low=2)
-        blend = _integer("blend", self.blend, low=1)
+        blend = (min(MAX_BLEND, max(1, chunk_frames // 3)) if self.blend is None
+                 else _integer("blend", self.blend, low=1))
         if blend >= chunk_frames:
             raise ConfigError("blend", f"must be smaller than chunk_frames ({chunk_frames}), "
                                        f"not {blend}")

@@ -450,7 +450,7 @@ class _Batch:
         plan.waiting = [ChunkTask(task.video, chunk, plan.job.source, plan.job.styles, plan.size,
                                   plan.work.root / "chunks" / chunk.name,
                                   {"video": plan.work.root.name, "chunk": chunk.name},
-                                  self.ray_options.blend, plan.work.motion.folder,
+                                  self.ray_options.blend_frames, plan.work.motion.folder,
                                   plan.job.regions, keyframes)
                         for chunk in plan.chunks]
         return [KeyframeTask(task.video, chunk.start, plan.job.source, plan.job.styles,

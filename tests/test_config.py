@@ -112,3 +112,12 @@ def test_the_command_line_answers_help_without_loading_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_ray_blend_defaults_to_a_third_of_a_chunk_at_most_16():
+    assert RayOptions().blend == 16  # chunks of 48
+    assert RayOptions(chunk_frames=12).blend == 4
+    assert RayOptions(chunk_frames=2).blend == 1
+    assert RayOptions(chunk_frames=12, blend=9).blend == 9  # given: kept
+    with pytest.raises(ConfigError, match="blend must be smaller than chunk_frames"):
+        RayOptions(chunk_frames=12, blend=12)
