@@ -145,38 +145,38 @@ class VideoJob:
 
 
 @dataclass
-class ChunkTask:
-    """What a worker needs to render one chunk (plain data, sent to the worker)."""
+class FrameTask:
+    """What a worker needs to render frames of a video (plain data, sent to the worker)."""
 
     video: int
-    chunk: Chunk
     source: Path
     styles: tuple[StyleSpec, ...]
     size: tuple[int, int]
-    folder: Path
-    manifest: dict
-    blend: int
-    motion: Path  # the video's motion cache, frames counted from the clip's start
     regions: RegionSpec
     keyframes: Path  # the video's keyframes, rendered by KeyframeTasks
 
 
 @dataclass
-class KeyframeTask:
+class KeyframeTask(FrameTask):
     """The first frame of a chunk, rendered once (fresh, like a shot's first frame) before
     the chunk itself and the chunk before it, which is pulled towards it, run."""
 
-    video: int
     index: int
-    source: Path
-    styles: tuple[StyleSpec, ...]
-    size: tuple[int, int]
-    regions: RegionSpec
-    keyframes: Path
 
     @property
     def path(self) -> Path:
         return keyframe_path(self.keyframes, self.index)
+
+
+@dataclass
+class ChunkTask(FrameTask):
+    """One chunk, rendered from its keyframe into its own folder."""
+
+    chunk: Chunk
+    folder: Path
+    manifest: dict
+    blend: int
+    motion: Path  # the video's motion cache, frames counted from the clip's start
 
 
 def keyframe_path(folder: Path, index: int) -> Path:
@@ -223,9 +223,18 @@ class ChunkWorker:
     def pid(self) -> int:
         return os.getpid()
 
+    def _probe(self, source: Path) -> VideoInfo:
+        return probe(source, Fraction(self.options.folder_fps).limit_denominator(1001))
+
+    def _frames(self, task: FrameTask, info: VideoInfo, start: int,
+                stop: int | None = None) -> Iterator[np.ndarray]:
+        """Frames [start, stop) of the task's clip (trimmed and sized as the render)."""
+        return islice(read_frames(task.source, info, *task.size, self.options.start,
+                                  self.options.duration), start, stop)
+
     def motion(self, task: MotionTask) -> tuple[int, int]:
         """Fill a range of a video's motion cache; returns (video, frames seen)."""
-        info = probe(task.source, Fraction(self.options.folder_fps).limit_denominator(1001))
+        info = self._probe(task.source)
         return task.video, fill_motion(task.source, info, task.size, self.options,
                                        MotionCache(task.cache), task.first, task.last)
 
@@ -234,25 +243,18 @@ class ChunkWorker:
             self.stylizers[styles] = Stylizer(self.params, self.device)
         return self.stylizers[styles]
 
-    def _regions(self, task: ChunkTask | KeyframeTask, info: VideoInfo,
-                 first: int) -> RegionsFn:
+    def _regions(self, task: FrameTask, info: VideoInfo, first: int) -> RegionsFn:
         """Regions as a render from the clip's start has them (colours from its first frame,
         masks carried along the flow from there)."""
-
-        def frames_from(start: int) -> Iterator[np.ndarray]:
-            return islice(read_frames(task.source, info, *task.size, self.options.start,
-                                      self.options.duration), start, None)
-
         return from_clip_start(regions_source(task.regions, task.styles, self.params)[0],
-                               frames_from, first, carried_along_flow(task.regions))
+                               lambda start: self._frames(task, info, start), first,
+                               carried_along_flow(task.regions))
 
     def keyframe(self, task: KeyframeTask) -> tuple[int, int]:
         """Render a chunk's first frame into the video's keyframes; returns (video, index)."""
         if not task.path.is_file():
-            info = probe(task.source, Fraction(self.options.folder_fps).limit_denominator(1001))
-            content = next(islice(read_frames(task.source, info, *task.size,
-                                              self.options.start, self.options.duration),
-                                  task.index, None))
+            info = self._probe(task.source)
+            content = next(self._frames(task, info, task.index))
             regions = self._regions(task, info, task.index)(task.index, content)
             renderer = VideoRenderer(self._stylizer(task.styles), self.options)
             task.path.parent.mkdir(parents=True, exist_ok=True)
@@ -262,7 +264,7 @@ class ChunkWorker:
     def render(self, task: ChunkTask) -> tuple[int, str, int]:
         """Render one chunk into its folder, from its keyframe on; returns (video, chunk
         name, frames rendered)."""
-        info = probe(task.source, Fraction(self.options.folder_fps).limit_denominator(1001))
+        info = self._probe(task.source)
         work = WorkDir(task.folder, MotionCache(task.motion, offset=task.chunk.start))
         if work.open(task.manifest) == 0:
             work.write_frame(0, read_image(keyframe_path(task.keyframes, task.chunk.start)))
@@ -282,8 +284,7 @@ class ChunkWorker:
         key = task.chunk.next_key
         assert key is not None
         first = max(task.chunk.start, key - task.blend)
-        contents = list(islice(read_frames(task.source, info, *task.size, self.options.start,
-                                           self.options.duration), first, key + 1))
+        contents = list(self._frames(task, info, first, key + 1))
         targets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         device = self.device
         cache = MotionCache(task.motion)
@@ -446,15 +447,15 @@ class _Batch:
             return []
         plan.chunks = plan_chunks(plan.frames, cuts, self.ray_options.chunk_frames)
         plan.remaining = {c.name for c in plan.chunks}
-        keyframes = plan.work.root / "keyframes"
-        plan.waiting = [ChunkTask(task.video, chunk, plan.job.source, plan.job.styles, plan.size,
-                                  plan.work.root / "chunks" / chunk.name,
-                                  {"video": plan.work.root.name, "chunk": chunk.name},
-                                  self.ray_options.blend_frames, plan.work.motion.folder,
-                                  plan.job.regions, keyframes)
+        video = FrameTask(task.video, plan.job.source, plan.job.styles, plan.size,
+                          plan.job.regions, plan.work.root / "keyframes")
+        plan.waiting = [ChunkTask(**vars(video), chunk=chunk,
+                                  folder=plan.work.root / "chunks" / chunk.name,
+                                  manifest={"video": plan.work.root.name, "chunk": chunk.name},
+                                  blend=self.ray_options.blend_frames,
+                                  motion=plan.work.motion.folder)
                         for chunk in plan.chunks]
-        return [KeyframeTask(task.video, chunk.start, plan.job.source, plan.job.styles,
-                             plan.size, plan.job.regions, keyframes) for chunk in plan.chunks]
+        return [KeyframeTask(**vars(video), index=chunk.start) for chunk in plan.chunks]
 
     def keyframe_done(self, task: KeyframeTask) -> list[ChunkTask]:
         """Record a rendered keyframe; returns the chunks that now have all theirs: their
