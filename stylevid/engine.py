@@ -19,6 +19,7 @@ from .config import StyleParams
 from .device import keep_freed_cpu_memory, resolve_precision
 from .imageio import read_image, resize_longest, resize_to, to_tensor
 from .losses import gram_matrix
+from .memory import lbfgs_history
 from .objective import Objective, PixelAnchor, RegionTarget, layer_guides
 from .optimize import optimize_image
 from .vgg import VGG19Encoder
@@ -171,7 +172,8 @@ class Stylizer:
 
             result = optimize_image(
                 image, objective, iterations=iterations or p.iterations,
-                optimizer=p.optimizer, lr=p.lr, tolerance=p.tolerance, on_step=step,
+                optimizer=p.optimizer, lr=p.lr, tolerance=p.tolerance,
+                history=lbfgs_history(h * w), on_step=step,
             )
             image = result.image
             losses += result.losses

@@ -5,6 +5,9 @@ up to the deepest loss layer (kept for the backward pass, plus the gradients and
 temporaries of the backward pass: ``ACTIVATION_OVERHEAD``), and L-BFGS's curvature history
 (two image-sized vectors per remembered step), over a fixed cost for the process (Python,
 torch, the network). ``scripts/bench_memory.py`` compares it with the measured peak.
+
+Large frames remember fewer L-BFGS steps (at most ``HISTORY_BYTES``; a function of the
+frame size alone, so a resumed render remembers as many steps as the first run).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from .config import LAYER_NAMES, StyleParams
 from .errors import UserError
 
 FLOAT_BYTES = 4
-LBFGS_HISTORY = 100  # steps L-BFGS remembers (stylevid.optimize, as neural-style)
+LBFGS_HISTORY = 100  # steps L-BFGS remembers (as neural-style) ...
+HISTORY_BYTES = 2**30  # ... unless that takes more memory than this (1920x1080: 21 steps)
+MIN_HISTORY = 10  # scipy's L-BFGS-B default, used by Gatys et al.
 # Measured (scripts/results/memory.md, 256x144 to 1920x1080): the peak over the kept
 # feature maps, and the resident memory of a process that has loaded torch and the network.
 ACTIVATION_OVERHEAD = 1.36
@@ -35,12 +40,18 @@ def feature_floats_per_pixel(layers: tuple[str, ...]) -> float:
     return total
 
 
+def lbfgs_history(pixels: int) -> int:
+    """Steps L-BFGS remembers for a frame of ``pixels``."""
+    fits = HISTORY_BYTES // (2 * 3 * FLOAT_BYTES * pixels)
+    return int(min(LBFGS_HISTORY, max(MIN_HISTORY, fits)))
+
+
 def estimate_bytes(height: int, width: int, params: StyleParams) -> int:
     """Peak memory of stylizing one ``height`` x ``width`` frame with ``params``."""
     pixels = height * width
     features = feature_floats_per_pixel(params.content_layers + params.style_layers)
-    history = 2 * 3 * min(params.iterations, LBFGS_HISTORY) if params.optimizer == "lbfgs" \
-        else 2 * 3  # Adam: two moment images
+    history = 2 * 3 * min(params.iterations, lbfgs_history(pixels)) \
+        if params.optimizer == "lbfgs" else 2 * 3  # Adam: two moment images
     per_pixel = FLOAT_BYTES * (features * ACTIVATION_OVERHEAD + history)
     return int(PROCESS_BYTES + pixels * per_pixel)
 

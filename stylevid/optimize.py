@@ -31,12 +31,13 @@ class OptimizeResult:
     stopped_early: bool
 
 
-def _make_optimizer(name: str, image: Tensor, lr: float) -> torch.optim.Optimizer:
+def _make_optimizer(name: str, image: Tensor, lr: float,
+                    history: int) -> torch.optim.Optimizer:
     if name == "lbfgs":
         # One iteration per step() so that progress, snapshots and early stopping see each
         # iteration; the curvature history persists in the optimizer state between calls.
         return torch.optim.LBFGS(
-            [image], lr=lr, max_iter=1, max_eval=_LINE_SEARCH_EVALS, history_size=100,
+            [image], lr=lr, max_iter=1, max_eval=_LINE_SEARCH_EVALS, history_size=history,
             line_search_fn="strong_wolfe", tolerance_grad=-1.0, tolerance_change=-1.0,
         )
     if name == "adam":
@@ -61,6 +62,7 @@ def optimize_image(
     optimizer: str = "lbfgs",
     lr: float = 1.0,
     tolerance: float = 0.0,
+    history: int = 100,
     on_step: StepCallback | None = None,
 ) -> OptimizeResult:
     """Minimise ``loss_fn(image)`` over the pixels of ``init`` (B, 3, H, W in [0, 1]).
@@ -72,11 +74,12 @@ def optimize_image(
     reported one.
 
     Stops after ``iterations``, on a non-finite loss, or when the loss improved by less
-    than ``tolerance`` (relative, per iteration) over the last 20 iterations.
+    than ``tolerance`` (relative, per iteration) over the last 20 iterations. L-BFGS
+    remembers its last ``history`` steps (two image-sized tensors each).
     ``on_step(iteration, loss, image)`` is called after every iteration.
     """
     image = init.detach().clamp(0.0, 1.0).contiguous().requires_grad_(True)
-    opt = _make_optimizer(optimizer, image, lr)
+    opt = _make_optimizer(optimizer, image, lr, history)
     losses: list[float] = []
     best_loss, best_image = math.inf, image.detach().clone()
 
