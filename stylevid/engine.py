@@ -26,6 +26,12 @@ from .vgg import VGG19Encoder
 
 ProgressFn = Callable[[int, float, Tensor], None]
 
+# Frames up to this many pixels have glibc keep freed blocks (device.keep_freed_cpu_memory:
+# a third of the step time at 960x540). Not above: at 1920x1080 the 530 MB feature maps then
+# come from a heap the long-lived L-BFGS history fragments (peak 10.18 GiB against 7.55 GiB
+# without, at the same 70 s an iteration; scripts/results/memory.md).
+KEEP_FREED_PIXELS = 1280 * 720
+
 # Weight of the pixel anchor that holds "keep" regions to the content photo.
 KEEP_WEIGHT = 1e7
 
@@ -84,8 +90,6 @@ class Stylizer:
     def __init__(self, params: StyleParams, device: torch.device | str = "cpu") -> None:
         self.params = params
         self.device = torch.device(device)
-        if self.device.type == "cpu":
-            keep_freed_cpu_memory()
         self.precision = resolve_precision(params.precision, self.device)
         self.encoder = VGG19Encoder(params.content_layers + params.style_layers,
                                     params.pooling, self.precision).to(self.device)
@@ -153,6 +157,8 @@ class Stylizer:
         """
         p = self.params
         height, width = content.shape[:2]
+        if self.device.type == "cpu" and height * width <= KEEP_FREED_PIXELS:
+            keep_freed_cpu_memory()  # process-wide and for good
         levels = list(sizes) if sizes is not None else p.scale_sizes(max(height, width))
         image = init.to(self.device) if init is not None else self._initial(content)
         losses: list[float] = []
