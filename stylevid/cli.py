@@ -155,6 +155,7 @@ def render_options_from_args(args: argparse.Namespace) -> RenderOptions:
     """The checked video settings named by the parsed options."""
     return RenderOptions(
         first_iterations=args.first_iterations, temporal_weight=args.temporal_weight,
+        temporal_fine_weight=args.temporal_fine_weight,
         long_term=args.long_term, passes=args.passes, temporal_from_pass=args.temporal_from_pass,
         blend_weight=args.blend_weight, flow_method=args.flow, flow_preset=args.flow_preset,
         cut_threshold=args.cut_threshold, start=args.start, duration=args.duration,
@@ -291,8 +292,6 @@ def _cmd_render(args: argparse.Namespace) -> int:
     options = render_options_from_args(args)
     specs = style_specs(args)
     if args.workers or args.ray_address:
-        if options.passes > 1:
-            raise UserError("--passes > 1 is not supported with --workers yet")
         return _render_on_ray(args, params, options, specs)
     device = _device(args)
     output = Path(args.output)
@@ -511,6 +510,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--temporal-weight", default=RenderOptions.temporal_weight,
                    help="weight of the temporal loss (default %(default)g); 0 = stylize every "
                         "frame independently")
+    v.add_argument("--temporal-fine-weight", default=RenderOptions.temporal_fine_weight,
+                   metavar="BETA",
+                   help="how firmly the temporal loss holds the finest detail, 0-1 (default "
+                        "%(default)g; 1 = Ruder's loss, which lets the blur of warping the "
+                        "previous frame build up along the clip)")
     v.add_argument("--long-term", action="store_true",
                    help="temporal loss against frames 1, 2 and 4 back (Ruder's long-term "
                         "consistency)")

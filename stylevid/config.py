@@ -239,6 +239,10 @@ class RenderOptions(_Checked):
     # Calibrated on camera pans with exact flow: 5e6 lowers the warping error about 50x
     # against independent frames (scripts/results/video_quality.md).
     temporal_weight: float = 5e6
+    # How firmly the temporal loss holds the finest detail (the Nyquist band) relative to the
+    # rest (losses.weighted_pixel_loss): warping the previous frame by a sub-pixel flow
+    # blurs that band, and holding it fully compounds the blur along the clip.
+    temporal_fine_weight: float = 0.15
     long_term: bool = False
     # Ruder et al.'s multi-pass algorithm: passes after the first alternate direction, start
     # each frame from its previous result blended with its neighbour of this pass
@@ -260,6 +264,8 @@ class RenderOptions(_Checked):
         return {
             "first_iterations": _integer("first_iterations", self.first_iterations, low=1),
             "temporal_weight": _real("temporal_weight", self.temporal_weight, low=0),
+            "temporal_fine_weight": _real("temporal_fine_weight", self.temporal_fine_weight,
+                                          low=0, high=1),
             "long_term": _flag("long_term", self.long_term),
             "passes": _integer("passes", self.passes, low=1),
             "temporal_from_pass": _integer("temporal_from_pass", self.temporal_from_pass,

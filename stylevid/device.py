@@ -123,11 +123,14 @@ def choose_threads(requested: int | None = None) -> int:
 # glibc mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _KEEP_BELOW = 1 << 30
+_GLIBC_MMAP_MAX = 32 << 20  # DEFAULT_MMAP_THRESHOLD_MAX on 64-bit
 
 
 @functools.lru_cache(maxsize=1)
-def keep_freed_cpu_memory() -> bool:
-    """Let glibc keep freed blocks up to 1 GiB for reuse instead of returning them to the OS.
+def keep_freed_cpu_memory(keep: bool = True) -> bool:
+    """Let glibc keep freed blocks up to 1 GiB for reuse instead of returning them to the OS,
+    or (``keep=False``) return blocks over 32 MiB, the most glibc's own adaptive threshold
+    keeps (a process that rendered small frames first, then large ones).
 
     Every optimisation step allocates and frees the same large CPU feature maps (50 MB for
     64 channels at 512x384). By default glibc unmaps blocks over 32 MiB on free, so each step
@@ -137,5 +140,6 @@ def keep_freed_cpu_memory() -> bool:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     libc = ctypes.CDLL("libc.so.6")
-    return bool(libc.mallopt(_M_MMAP_THRESHOLD, _KEEP_BELOW)
-                and libc.mallopt(_M_TRIM_THRESHOLD, _KEEP_BELOW))
+    mmap_above = _KEEP_BELOW if keep else _GLIBC_MMAP_MAX
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, mmap_above)
+                and libc.mallopt(_M_TRIM_THRESHOLD, 2 * mmap_above))

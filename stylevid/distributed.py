@@ -6,7 +6,8 @@ frame pairs, into the video's motion cache), then each chunk's first frame (its 
 rendered fresh like a shot's first frame, once), then the chunks. A chunk starts from its
 keyframe and, over its last ``blend`` frames, is pulled towards the next chunk's keyframe
 warped back along the flow with a growing weight: it arrives at the very image the next
-chunk starts from, so no seam shows and no frame is rendered twice. Workers are Ray actors
+chunk starts from, so no seam shows and no frame is rendered twice. With ``passes``, each
+chunk runs Ruder's later passes between its two keyframes, which stay fixed. Workers are Ray actors
 that keep the VGG model and the style targets between tasks. A worker that dies (or its
 whole node) is restarted by Ray where it fits, and its task runs again on whichever worker is
 free (``ray_pool``), keeping the frames it wrote.
@@ -42,6 +43,7 @@ from .render import (
     expected_frames,
     manifest_for,
     no_frames_message,
+    refine_pass,
     render_frames,
     write_output,
 )
@@ -272,48 +274,91 @@ class ChunkWorker:
         renderer = VideoRenderer(self._stylizer(task.styles), self.options)
         anchors_for = None
         if task.chunk.next_key is not None and self.options.temporal_weight > 0:
-            anchors_for = self._keyframe_pull(task, info)
+            anchors_for = self._keyframe_pull(task, info, task.chunk.next_key)
         result = render_frames(task.source, info, task.size, work, renderer,
                                first=task.chunk.start, last=task.chunk.end,
                                regions_for=regions_for, anchors_for=anchors_for)
-        return task.video, task.chunk.name, result.rendered
+        rendered = result.rendered
+        if self.options.passes > 1:
+            rendered += self._refine(task, info, work, renderer, anchors_for)
+        return task.video, task.chunk.name, rendered
 
-    def _keyframe_pull(self, task: ChunkTask, info: VideoInfo) -> AnchorsFn:
-        """Anchors that bring the chunk's last frames to the next chunk's keyframe, carried
-        back frame by frame along the flow (small motions, accurate flow)."""
-        key = task.chunk.next_key
-        assert key is not None
-        first = max(task.chunk.start, key - task.blend)
-        contents = list(self._frames(task, info, first, key + 1))
+    def _refine(self, task: ChunkTask, info: VideoInfo, work: WorkDir,
+                renderer: VideoRenderer, anchors_for: AnchorsFn | None) -> int:
+        """Ruder's later passes over the chunk, between its keyframes: its own (frame 0) and
+        the next chunk's (one frame past its end), which both stay as they are, so the
+        chunks still meet at the same image. Backward passes start from the next keyframe;
+        the frames next to either keyframe are pulled towards it in every pass (the
+        passes' blended starts would otherwise move them away from a keyframe that cannot
+        follow)."""
+        chunk = task.chunk
+        if self.options.temporal_weight > 0:
+            anchors_for = _joined([self._keyframe_pull(task, info, chunk.start),
+                                   *([anchors_for] if anchors_for is not None else [])])
+        last = chunk.end if chunk.next_key is None else chunk.next_key + 1
+        contents = list(self._frames(task, info, chunk.start, last))
+        fixed = {0: read_image(keyframe_path(task.keyframes, chunk.start))}
+        if chunk.next_key is not None:
+            fixed[len(contents) - 1] = read_image(keyframe_path(task.keyframes, chunk.next_key))
+        carried = self._regions(task, info, chunk.start)  # built in order, as in pass 1
+        regions = [carried(chunk.start + i, content) for i, content in enumerate(contents)]
+        rendered = 0
+        for pass_index in range(2, self.options.passes + 1):
+            rendered += refine_pass(pass_index, contents, work, renderer,
+                                    regions_for=lambda i, _c: regions[i - chunk.start],
+                                    first=chunk.start, fixed=fixed, anchors_for=anchors_for)
+        return rendered
+
+    def _keyframe_pull(self, task: ChunkTask, info: VideoInfo, key: int) -> AnchorsFn:
+        """Anchors that bring the frames next to keyframe ``key`` to it, with the weight
+        rising towards it (``keyframe_ramp``): the chunk's last frames to the next chunk's
+        keyframe, or its first frames to its own. The keyframe is carried to each of them
+        frame by frame along the flow (small motions, accurate flow)."""
+        chunk, blend = task.chunk, task.blend
+        if key > chunk.start:  # the next chunk's keyframe, reached from the frames before it
+            frames = list(range(key - 1, max(chunk.start, key - blend) - 1, -1))
+        else:
+            frames = list(range(key + 1, min(chunk.end, key + blend + 1)))
+        lo, hi = min(frames + [key]), max(frames + [key])
+        contents = list(self._frames(task, info, lo, hi + 1))
         targets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         device = self.device
         cache = MotionCache(task.motion)
 
         def frame(index: int) -> np.ndarray:
-            return contents[index - first]
+            return contents[index - lo]
 
-        def carry_back() -> None:
+        def carry() -> None:
             image = read_image(keyframe_path(task.keyframes, key))
             weight = np.ones(image.shape[:2], np.float32)
-            for index in range(key - 1, first - 1, -1):
-                motion = cache.get(index, index + 1, frame, self.options.flow_method,
+            source = key
+            for index in frames:
+                motion = cache.get(index, source, frame, self.options.flow_method,
                                    self.options.flow_preset)
                 image = motion.warp(image)
                 weight = motion.weights * motion.warp(weight)
                 targets[index] = (image, weight)
+                source = index
 
         def anchors_for(index: int, content: np.ndarray) -> list:
-            strength = keyframe_ramp(index, key, task.blend)
-            if strength <= 0:
+            if index not in frames:
                 return []
             if not targets:
-                carry_back()
+                carry()
             image, weight = targets[index]
+            strength = keyframe_ramp(index if index < key else 2 * key - index, key, blend)
             return [PixelAnchor("keyframe", to_tensor(image, device),
                                 torch.from_numpy(weight)[None, None].to(device),
                                 strength * self.options.temporal_weight)]
 
         return anchors_for
+
+
+def _joined(pulls: Sequence[AnchorsFn]) -> AnchorsFn:
+    """One anchors function giving the anchors of all ``pulls``."""
+    def anchors_for(index: int, content: np.ndarray) -> list[PixelAnchor]:
+        return [anchor for pull in pulls for anchor in pull(index, content)]
+    return anchors_for
 
 
 @dataclass
@@ -366,14 +411,15 @@ def _open_video(job: VideoJob, params: StyleParams, options: RenderOptions,
 
 
 def _assemble(plan: VideoPlan, options: RenderOptions) -> None:
-    """Final frames from the chunks' folders, then the output file."""
+    """Final frames (of the last pass) from the chunks' folders, then the output file."""
+    last = options.passes
     for chunk in plan.chunks:
         folder = WorkDir(plan.work.root / "chunks" / chunk.name)
         for index in range(chunk.start, chunk.end):
-            target = plan.work.frame_path(index)
-            if not target.is_file():
-                plan.work.write_frame(index, folder.read_frame(index - chunk.start))
-    write_output(plan.work, plan.frames, plan.job.output, plan.job.source, plan.info, options)
+            if not plan.work.frame_path(index, last).is_file():
+                plan.work.write_frame(index, folder.read_frame(index - chunk.start, last), last)
+    write_output(plan.work, plan.frames, plan.job.output, plan.job.source, plan.info, options,
+                 last)
 
 
 def start_workers(params: StyleParams, options: RenderOptions, requested: int | None
@@ -476,7 +522,7 @@ class _Batch:
         return released
 
     def chunk_done(self, task: ChunkTask) -> None:
-        self.finished_frames += task.chunk.end - task.chunk.start
+        self.finished_frames += (task.chunk.end - task.chunk.start) * self.options.passes
         plan = self.plans.get(task.video)
         if plan is None:
             return
@@ -490,12 +536,13 @@ class _Batch:
 
     def progress(self, running: Iterable[Any]) -> tuple[int, int, int, int]:
         """Frames done (of finished chunks, and written by the ``running`` ones), frames in
-        all, videos finished, videos in all."""
-        done = self.finished_frames + sum(_count_frames(t.folder) for t in running
-                                          if isinstance(t, ChunkTask))
+        all, videos finished, videos in all; with ``passes``, each pass's frames count."""
+        done = self.finished_frames + sum(
+            _count_frames(t.folder, (t.chunk.end - t.chunk.start) * self.options.passes)
+            for t in running if isinstance(t, ChunkTask))
         total = sum(p.frames if p.chunks else expected_frames(p.info, self.options)
                     for p in self.plans.values()) + sum(o.frames for o in self.outcomes.values())
-        return done, total, len(self.outcomes), len(self.jobs)
+        return done, total * self.options.passes, len(self.outcomes), len(self.jobs)
 
 
 def render_many(
@@ -561,9 +608,10 @@ def _s(count: int) -> str:
     return "" if count == 1 else "s"
 
 
-def _count_frames(folder: Path) -> int:
-    frames = folder / "frames"
-    return sum(1 for _ in frames.glob("[0-9]*.png")) if frames.is_dir() else 0
+def _count_frames(folder: Path, most: int) -> int:
+    """Frames a running chunk has written, over all its passes (a later pass also holds
+    the next chunk's keyframe: at most ``most``)."""
+    return min(most, sum(1 for _ in folder.glob("*/[0-9]*.png")))
 
 
 def _one_line(exc: BaseException) -> str:

@@ -157,8 +157,8 @@ class Stylizer:
         """
         p = self.params
         height, width = content.shape[:2]
-        if self.device.type == "cpu" and height * width <= KEEP_FREED_PIXELS:
-            keep_freed_cpu_memory()  # process-wide and for good
+        if self.device.type == "cpu":  # process-wide: set for each frame's size
+            keep_freed_cpu_memory(height * width <= KEEP_FREED_PIXELS)
         levels = list(sizes) if sizes is not None else p.scale_sizes(max(height, width))
         image = init.to(self.device) if init is not None else self._initial(content)
         losses: list[float] = []

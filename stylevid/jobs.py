@@ -69,8 +69,6 @@ def _params(raw: Any) -> tuple[StyleParams, RenderOptions, RayOptions]:
         ray = RayOptions(**groups[RayOptions])
     except ConfigError as exc:
         raise UserError(f"job params: {exc}") from None
-    if options.passes != 1:
-        raise UserError("job params: passes other than 1 are not supported on Ray yet")
     return params, options, ray
 
 

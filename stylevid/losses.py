@@ -79,10 +79,31 @@ def total_variation(image: Tensor) -> Tensor:
     return (dx**2).mean() + (dy**2).mean()
 
 
-def weighted_pixel_loss(image: Tensor, target: Tensor, weight: Tensor) -> Tensor:
+_BINOMIAL = (0.25, 0.5, 0.25)
+
+
+def binomial_blur(image: Tensor) -> Tensor:
+    """3x3 binomial low-pass ``[1 2 1]ᵀ[1 2 1] / 16`` per channel, edges mirrored. It passes a
+    constant unchanged and removes a pixel checkerboard (the Nyquist frequency) exactly."""
+    channels = image.shape[1]
+    k = image.new_tensor(_BINOMIAL)
+    padded = F.pad(image, (1, 1, 1, 1), mode="reflect")
+    rows = F.conv2d(padded, k.view(1, 1, 1, 3).expand(channels, 1, 1, 3), groups=channels)
+    return F.conv2d(rows, k.view(1, 1, 3, 1).expand(channels, 1, 3, 1), groups=channels)
+
+
+def weighted_pixel_loss(image: Tensor, target: Tensor, weight: Tensor,
+                        fine_weight: float = 1.0) -> Tensor:
     """Ruder et al. temporal loss ``1/D Σ c (x - ω)²`` (D = pixels × channels).
 
     ``weight`` (B or 1, 1, H, W) is the per-pixel confidence c; the same form anchors
-    "keep" regions to the content photo.
+    "keep" regions to the content photo. With ``fine_weight`` β < 1 the finest detail of the
+    difference is held more lightly: ``1/D Σ c [β (x - ω)² + (1 - β) (B(x - ω))²]`` with B
+    the binomial blur, so a difference at the Nyquist frequency costs β times as much and a
+    smooth one as much as before.
     """
-    return (weight * (image - target) ** 2).mean()
+    difference = image - target
+    if fine_weight >= 1.0:
+        return (weight * difference**2).mean()
+    blurred = binomial_blur(difference)
+    return (weight * (fine_weight * difference**2 + (1.0 - fine_weight) * blurred**2)).mean()

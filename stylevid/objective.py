@@ -35,6 +35,7 @@ class PixelAnchor:
     target: Tensor
     confidence: Tensor
     weight: float
+    fine_weight: float = 1.0  # how firmly the finest detail is held (losses.weighted_pixel_loss)
 
     def resized(self, height: int, width: int) -> PixelAnchor:
         """The anchor at another resolution (for coarse-to-fine levels)."""
@@ -43,7 +44,7 @@ class PixelAnchor:
         target = F.interpolate(self.target, size=(height, width), mode="bilinear",
                                align_corners=False)
         confidence = F.interpolate(self.confidence, size=(height, width), mode="area")
-        return PixelAnchor(self.name, target, confidence, self.weight)
+        return PixelAnchor(self.name, target, confidence, self.weight, self.fine_weight)
 
 
 def layer_guides(mask: Tensor, layers: tuple[str, ...]) -> dict[str, Tensor]:
@@ -104,7 +105,8 @@ class Objective:
         if p.tv_weight:
             terms["tv"] = p.tv_weight * total_variation(image)
         for anchor in self.anchors:
-            loss = weighted_pixel_loss(image, anchor.target, anchor.confidence)
+            loss = weighted_pixel_loss(image, anchor.target, anchor.confidence,
+                                       anchor.fine_weight)
             terms[anchor.name] = terms.get(anchor.name, image.new_zeros(())) + anchor.weight * loss
         return terms
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -38,7 +38,8 @@ from .workdir import WorkDir, file_digest
 
 LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 # 3: mirrored edges and mirrored history for pixels a camera move reveals
-FORMAT_VERSION = 3
+# 4: the temporal loss holds the finest detail lightly (RenderOptions.temporal_fine_weight)
+FORMAT_VERSION = 4
 
 
 @dataclass
@@ -144,7 +145,8 @@ class VideoRenderer:
                 combined = long_term_weights([motion.weights for _, motion in neighbours])
                 anchors += [
                     PixelAnchor("temporal", to_tensor(image, device),
-                                torch.from_numpy(w)[None, None].to(device), o.temporal_weight)
+                                torch.from_numpy(w)[None, None].to(device), o.temporal_weight,
+                                o.temporal_fine_weight)
                     for image, w in zip(warped, combined, strict=True)]
         else:
             assert previous is not None
@@ -290,13 +292,19 @@ def refine_pass(
     renderer: VideoRenderer,
     *,
     regions_for: RegionsFn,
+    first: int = 0,
+    fixed: Mapping[int, np.ndarray] | None = None,
+    anchors_for: AnchorsFn | None = None,
     on_frame: FrameCallback | None = None,
     on_step: Callable[[int, float, torch.Tensor], None] | None = None,
 ) -> int:
     """Pass ``pass_index`` >= 2 of Ruder's multi-pass algorithm over a rendered clip: odd
     passes run forward, even passes backward; each frame starts from its result of the pass
     before blended with its neighbour in this pass (not across scene cuts). Frames already
-    in the pass's folder are kept. Returns the number of frames rendered now."""
+    in the pass's folder are kept. ``fixed`` frames (a distributed chunk's keyframes) are
+    not rendered again: each pass holds them as they are, and their neighbours start from
+    and hold to them. ``regions_for`` and ``anchors_for`` get frame numbers counted from
+    ``first``, as in :func:`render_frames`. Returns the number of frames rendered now."""
     options = renderer.options
     count = len(contents)
     cache = work.motion
@@ -311,6 +319,10 @@ def refine_pass(
         if work.frame_path(index, pass_index).is_file():
             done[index] = work.read_frame(index, pass_index)
             continue
+        if fixed and index in fixed:
+            work.write_frame(index, fixed[index], pass_index)
+            done[index] = fixed[index]
+            continue
         neighbours = []
         for back in (LONG_TERM if options.long_term else LONG_TERM[:1]):
             other = index - step * back
@@ -318,9 +330,11 @@ def refine_pass(
             if other in done and not any(c in cuts for c in crossing):
                 neighbours.append((done[other], _cached(cache, index, other, contents, options)))
         previous = work.read_frame(index, pass_index - 1)
+        extra = anchors_for(first + index, contents[index]) if anchors_for is not None else ()
         image, loss = renderer.stylize_frame(
-            contents[index], regions_for(index, contents[index]), neighbours,
-            previous=previous, temporal=_temporal(pass_index, options), on_step=on_step)
+            contents[index], regions_for(first + index, contents[index]), neighbours,
+            previous=previous, temporal=_temporal(pass_index, options), on_step=on_step,
+            extra_anchors=extra)
         work.write_frame(index, image, pass_index)
         done[index] = image
         rendered += 1

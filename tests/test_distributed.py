@@ -310,3 +310,37 @@ def test_regions_on_ray_are_those_of_a_local_render(clips, tmp_path, assets, ray
         ray, local = (read_image(tmp_path / name / f"frames/{index:06d}.png").astype(float)
                       for name in ("ray", "local"))
         assert np.abs(ray - local).mean() < 1.0  # the same frames, but for float noise
+
+
+def test_passes_on_ray_refine_each_chunk_between_its_keyframes(clips, tmp_path, assets,
+                                                               ray_local):
+    """``passes`` on Ray: every chunk runs Ruder's later passes between its own keyframe and
+    the next chunk's, which stay as rendered (so chunks still meet at the same image); the
+    output holds the last pass, and it is more consistent than the first."""
+    job = VideoJob(clips / "videos/clip0.mp4", tmp_path / "passes.mp4",
+                   (StyleSpec(str(assets.painting)),), tmp_path / "work")
+    [outcome] = render_many([job], StyleParams(size=W, iterations=6),
+                            RenderOptions(first_iterations=12, passes=3),
+                            RayOptions(workers=2, chunk_frames=4, blend=2))
+    assert outcome.state == "done", outcome.reason
+    work = tmp_path / "work"
+    keys = {k: read_image(work / f"keyframes/{k:06d}.png") for k in (0, 4)}
+    first_chunk, second_chunk = work / "chunks/000000-000004", work / "chunks/000004-000008"
+    passes = {k: [read_image(chunk / folder / f"{i:06d}.png")
+                  for chunk in (first_chunk, second_chunk) for i in range(4)]
+              for k, folder in ((1, "frames"), (3, "pass3"))}
+    assert all((work / f"pass3/{i:06d}.png").is_file() for i in range(8))
+    for folder in ("pass2", "pass3"):
+        np.testing.assert_array_equal(read_image(first_chunk / folder / "000000.png"), keys[0])
+        np.testing.assert_array_equal(read_image(first_chunk / folder / "000004.png"), keys[4])
+        np.testing.assert_array_equal(read_image(second_chunk / folder / "000000.png"), keys[4])
+    for index in (1, 2, 3, 5, 6, 7):
+        assert (passes[3][index] != passes[1][index]).any(), index
+    np.testing.assert_array_equal(passes[3][4], keys[4])
+    decoded = list(read_frames(job.output, probe(job.output), W, H))
+    assert len(decoded) == 8
+    gaps = {k: np.abs(decoded[6].astype(float) - passes[k][6]).mean() for k in passes}
+    assert gaps[3] < gaps[1], gaps
+    flow, mask = pan_flow(W, H, 2)
+    errors = {k: warping_error(passes[k], [flow] * 7, [mask] * 7) for k in passes}
+    assert errors[3] < errors[1], errors

@@ -103,3 +103,37 @@ def test_losses_pass_gradcheck_in_float64():
     other = torch.rand(1, 3, 5, 5, dtype=torch.float64)
     weight = torch.rand(1, 1, 5, 5, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda x: weighted_pixel_loss(x, other, weight), (image,))
+    assert torch.autograd.gradcheck(lambda x: weighted_pixel_loss(x, other, weight, 0.3),
+                                    (image,))
+
+
+def _reference_fine_loss(difference: np.ndarray, weight: np.ndarray, beta: float) -> float:
+    """``mean(c [β d² + (1-β) (B d)²])`` in float64 numpy, with B the 3x3 binomial blur over
+    edge-mirrored (reflect-101) pixels, written as a loop over the nine taps."""
+    taps = np.array([1.0, 2.0, 1.0]) / 4
+    padded = np.pad(difference, ((0, 0), (1, 1), (1, 1)), mode="reflect")
+    h, w = difference.shape[1:]
+    blurred = sum(taps[i] * taps[j] * padded[:, i:i + h, j:j + w]
+                  for i in range(3) for j in range(3))
+    return float(np.mean(weight * (beta * difference**2 + (1 - beta) * blurred**2)))
+
+
+def test_temporal_loss_holds_the_finest_detail_by_fine_weight():
+    """With β < 1 the loss is the float64 reference; a pixel checkerboard (Nyquist) costs
+    exactly β of the plain loss, a constant difference exactly the plain loss."""
+    rng = np.random.default_rng(3)
+    image, target = rng.random((2, 3, 9, 7))
+    weight = rng.random((9, 7))
+    got = weighted_pixel_loss(torch.from_numpy(image)[None], torch.from_numpy(target)[None],
+                              torch.from_numpy(weight)[None, None], 0.3)
+    assert float(got) == pytest.approx(_reference_fine_loss(image - target, weight, 0.3),
+                                       rel=1e-12)
+    board = torch.from_numpy(np.indices((9, 7)).sum(0) % 2 * 2.0 - 1.0)[None, None]
+    board = board.expand(1, 3, 9, 7)
+    zero, c = torch.zeros_like(board), torch.from_numpy(weight)[None, None]
+    plain = float(weighted_pixel_loss(board, zero, c))
+    assert float(weighted_pixel_loss(board, zero, c, 0.25)) == pytest.approx(0.25 * plain,
+                                                                            rel=1e-12)
+    flat = torch.full_like(board, 0.7)
+    assert float(weighted_pixel_loss(flat, zero, c, 0.25)) == pytest.approx(
+        float(weighted_pixel_loss(flat, zero, c)), rel=1e-12)
