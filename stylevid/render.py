@@ -143,10 +143,14 @@ class VideoRenderer:
                 start = np.round((previous + blend * nearest) / (1.0 + blend)).astype(np.uint8)
             if temporal:
                 combined = long_term_weights([motion.weights for _, motion in neighbours])
+                # Later passes start from the frame's own result, not from a resampled
+                # history, and hold it in full (Ruder's loss): held lightly there, the
+                # finest detail grows pass after pass (pan, 3 passes: saturated noise).
+                fine = o.temporal_fine_weight if previous is None else 1.0
                 anchors += [
                     PixelAnchor("temporal", to_tensor(image, device),
                                 torch.from_numpy(w)[None, None].to(device), o.temporal_weight,
-                                o.temporal_fine_weight)
+                                fine)
                     for image, w in zip(warped, combined, strict=True)]
         else:
             assert previous is not None
