@@ -3,10 +3,12 @@
 import numpy as np
 import torch
 
+from stylevid.config import RenderOptions, StyleParams
+from stylevid.engine import StylizeResult
 from stylevid.imageio import to_tensor
 from stylevid.motion import Motion
 from stylevid.objective import PixelAnchor
-from stylevid.render import _composite, _settled
+from stylevid.render import VideoRenderer, _composite, _settled
 
 
 def _pan(width: int, height: int, shift: float) -> Motion:
@@ -50,3 +52,35 @@ def test_a_frame_pulled_to_a_keyframe_starts_where_the_pixel_terms_settle():
     want[0, 0] = start[0, 0]
     np.testing.assert_array_equal(got, np.round(want).astype(np.uint8))
     np.testing.assert_array_equal(got[1, 1], target[1, 1])
+
+
+class _Recorder:
+    """A Stylizer stand-in that records what a frame is asked to match."""
+
+    device = torch.device("cpu")
+    params = StyleParams(size=16, iterations=3)
+
+    def __init__(self) -> None:
+        self.anchors: list[PixelAnchor] = []
+
+    def stylize(self, content, regions, *, init=None, anchors=(), **_):
+        self.anchors = list(anchors)
+        return StylizeResult(to_tensor(content), [0.0])
+
+
+def test_first_pass_holds_the_finest_detail_lightly_later_passes_in_full():
+    """The first pass's history is resampled frame after frame (its finest detail held at
+    ``temporal_fine_weight``); a later pass starts from the frame's own result and holds its
+    neighbour in full, as Ruder's loss does."""
+    rng = np.random.default_rng(2)
+    content, neighbour, previous = (rng.integers(0, 256, (8, 12, 3), dtype=np.uint8)
+                                    for _ in range(3))
+    recorder = _Recorder()
+    renderer = VideoRenderer(recorder, RenderOptions(temporal_fine_weight=0.2))  # type: ignore[arg-type]
+    motion = _pan(12, 8, 1.0)
+    renderer.stylize_frame(content, [], [(neighbour, motion)])
+    [first] = recorder.anchors
+    assert first.name == "temporal" and first.fine_weight == 0.2
+    renderer.stylize_frame(content, [], [(neighbour, motion)], previous=previous)
+    [later] = recorder.anchors
+    assert later.name == "temporal" and later.fine_weight == 1.0
