@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import islice
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from .config import RayOptions, RegionSpec, RenderOptions, StyleParams, StyleSpec
-from .engine import Stylizer
+from .engine import Region, Stylizer
 from .errors import UserError
 from .imageio import read_image, to_tensor, write_image
 from .motion import MotionCache
@@ -270,7 +270,13 @@ class ChunkWorker:
         work = WorkDir(task.folder, MotionCache(task.motion, offset=task.chunk.start))
         if work.open(task.manifest) == 0:
             work.write_frame(0, read_image(keyframe_path(task.keyframes, task.chunk.start)))
-        regions_for = self._regions(task, info, task.chunk.start)
+        carried = self._regions(task, info, task.chunk.start)
+        regions: dict[int, Sequence[Region]] = {}  # by frame, kept for the later passes
+
+        def regions_for(index: int, content: np.ndarray) -> Sequence[Region]:
+            regions[index] = carried(index, content)
+            return regions[index]
+
         renderer = VideoRenderer(self._stylizer(task.styles), self.options)
         anchors_for = None
         if task.chunk.next_key is not None and self.options.temporal_weight > 0:
@@ -280,11 +286,12 @@ class ChunkWorker:
                                regions_for=regions_for, anchors_for=anchors_for)
         rendered = result.rendered
         if self.options.passes > 1:
-            rendered += self._refine(task, info, work, renderer, anchors_for)
+            rendered += self._refine(task, info, work, renderer, regions, anchors_for)
         return task.video, task.chunk.name, rendered
 
     def _refine(self, task: ChunkTask, info: VideoInfo, work: WorkDir,
-                renderer: VideoRenderer, anchors_for: AnchorsFn | None) -> int:
+                renderer: VideoRenderer, regions: Mapping[int, Sequence[Region]],
+                anchors_for: AnchorsFn | None) -> int:
         """Ruder's later passes over the chunk, between its keyframes: its own (frame 0) and
         the next chunk's (one frame past its end), which both stay as they are, so the
         chunks still meet at the same image. Backward passes start from the next keyframe;
@@ -300,12 +307,10 @@ class ChunkWorker:
         fixed = {0: read_image(keyframe_path(task.keyframes, chunk.start))}
         if chunk.next_key is not None:
             fixed[len(contents) - 1] = read_image(keyframe_path(task.keyframes, chunk.next_key))
-        carried = self._regions(task, info, chunk.start)  # built in order, as in pass 1
-        regions = [carried(chunk.start + i, content) for i, content in enumerate(contents)]
         rendered = 0
         for pass_index in range(2, self.options.passes + 1):
             rendered += refine_pass(pass_index, contents, work, renderer,
-                                    regions_for=lambda i, _c: regions[i - chunk.start],
+                                    regions_for=lambda index, _content: regions[index],
                                     first=chunk.start, fixed=fixed, anchors_for=anchors_for)
         return rendered
 
