@@ -280,7 +280,9 @@ class ChunkWorker:
         renderer = VideoRenderer(self._stylizer(task.styles), self.options)
         anchors_for = None
         if task.chunk.next_key is not None and self.options.temporal_weight > 0:
-            anchors_for = self._keyframe_pull(task, info, task.chunk.next_key)
+            key = task.chunk.next_key
+            anchors_for = self._keyframe_pull(task, key, self._decoded_on_use(
+                task, info, max(task.chunk.start, key - task.blend), key + 1))
         result = render_frames(task.source, info, task.size, work, renderer,
                                first=task.chunk.start, last=task.chunk.end,
                                regions_for=regions_for, anchors_for=anchors_for)
@@ -299,11 +301,12 @@ class ChunkWorker:
         passes' blended starts would otherwise move them away from a keyframe that cannot
         follow)."""
         chunk = task.chunk
-        if self.options.temporal_weight > 0:
-            anchors_for = _joined([self._keyframe_pull(task, info, chunk.start),
-                                   *([anchors_for] if anchors_for is not None else [])])
         last = chunk.end if chunk.next_key is None else chunk.next_key + 1
         contents = list(self._frames(task, info, chunk.start, last))
+        if self.options.temporal_weight > 0:
+            own = self._keyframe_pull(task, chunk.start,
+                                      lambda index: contents[index - chunk.start])
+            anchors_for = _joined([own, *([anchors_for] if anchors_for is not None else [])])
         fixed = {0: read_image(keyframe_path(task.keyframes, chunk.start))}
         if chunk.next_key is not None:
             fixed[len(contents) - 1] = read_image(keyframe_path(task.keyframes, chunk.next_key))
@@ -314,24 +317,34 @@ class ChunkWorker:
                                     first=chunk.start, fixed=fixed, anchors_for=anchors_for)
         return rendered
 
-    def _keyframe_pull(self, task: ChunkTask, info: VideoInfo, key: int) -> AnchorsFn:
+    def _decoded_on_use(self, task: FrameTask, info: VideoInfo, start: int,
+                        stop: int) -> Callable[[int], np.ndarray]:
+        """Frame ``index`` (start <= index < stop) of the task's clip, the range decoded on
+        first use: the flow the frames would serve is normally in the cache already."""
+        decoded: list[np.ndarray] = []
+
+        def frame(index: int) -> np.ndarray:
+            if not decoded:
+                decoded.extend(self._frames(task, info, start, stop))
+            return decoded[index - start]
+
+        return frame
+
+    def _keyframe_pull(self, task: ChunkTask, key: int,
+                       frame: Callable[[int], np.ndarray]) -> AnchorsFn:
         """Anchors that bring the frames next to keyframe ``key`` to it, with the weight
         rising towards it (``keyframe_ramp``): the chunk's last frames to the next chunk's
         keyframe, or its first frames to its own. The keyframe is carried to each of them
-        frame by frame along the flow (small motions, accurate flow)."""
+        frame by frame along the cached flow (small motions, accurate flow); ``frame(index)``
+        gives the content frames, should a flow be missing."""
         chunk, blend = task.chunk, task.blend
         if key > chunk.start:  # the next chunk's keyframe, reached from the frames before it
             frames = list(range(key - 1, max(chunk.start, key - blend) - 1, -1))
         else:
             frames = list(range(key + 1, min(chunk.end, key + blend + 1)))
-        lo, hi = min(frames + [key]), max(frames + [key])
-        contents = list(self._frames(task, info, lo, hi + 1))
         targets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         device = self.device
         cache = MotionCache(task.motion)
-
-        def frame(index: int) -> np.ndarray:
-            return contents[index - lo]
 
         def carry() -> None:
             image = read_image(keyframe_path(task.keyframes, key))
