@@ -86,6 +86,23 @@ class IterationCounter:
         self.count += 1
 
 
+class CountingStylizer(Stylizer):
+    """A Stylizer that counts evaluations of the loss and its gradient (one VGG forward and
+    backward pass each, the unit of cost: an L-BFGS iteration with a line search takes
+    more than one)."""
+
+    evaluations = 0
+
+    def objective(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        objective = super().objective(*args, **kwargs)
+
+        def counted(image: torch.Tensor) -> torch.Tensor:
+            self.evaluations += 1
+            return objective(image)
+
+        return counted
+
+
 def mean_colours(path: Path) -> np.ndarray:
     info = probe(path)
     return np.array([f.reshape(-1, 3).mean(0) for f in
@@ -106,7 +123,7 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     params = StyleParams(size=args.size, iterations=150)  # `stylevid render` defaults
-    stylizer = Stylizer(params)
+    stylizer = CountingStylizer(params)
     meter = LossMeter(read_image(STYLE))
     regions = [Region(None, (StyleImage(read_image(STYLE)),))]
     machine = (f"{cpu_description()}, {args.threads} threads, torch {torch.__version__}, "
@@ -127,27 +144,45 @@ def main() -> None:
             options = RenderOptions(duration=duration, **MODES[mode])
             out = work / f"{clip}-{mode.split()[0]}.mp4"
             counter = IterationCounter()
+            stylizer.evaluations = 0
+            first_frame: list[int] = []  # evaluations of the clip's first frame
+
+            def on_frame(*_: object, first_frame: list[int] = first_frame) -> None:
+                if not first_frame:
+                    first_frame.append(stylizer.evaluations)
+
             began = time.perf_counter()
             summary = render_video(path, out, [str(STYLE)], stylizer, options,
                                    regions_for=lambda _i, _c: regions,
-                                   on_step=counter)
+                                   on_frame=on_frame, on_step=counter)
             seconds = time.perf_counter() - began
             report = evaluate_clip(out, path, truth=truth, losses=meter, duration=duration)
             colours = mean_colours(out)
             entry = {
                 "frames": summary.frames, "seconds": seconds, "rendered": summary.rendered,
-                "iterations": counter.count, "summary": report.summary(),
+                "iterations": counter.count, "evaluations": stylizer.evaluations,
+                "first_frame_evaluations": first_frame[0], "shots": len(summary.cuts) + 1,
+                "passes": options.passes,
+                "summary": report.summary(),
                 "series": report.series(),
                 "drift": float(np.abs(colours[-1] - colours[0]).max()),
             }
             if results_path.is_file():
                 results = {**json.loads(results_path.read_text()), **results}
             results[mode] = entry
-            print(clip, mode, f"{seconds:.0f} s, {counter.count} iterations",
+            print(clip, mode, f"{seconds:.0f} s, {counter.count} iterations, "
+                  f"{stylizer.evaluations} evaluations ({first_frame[0]} for frame 0)",
                   json.dumps(entry["summary"]), f"drift {entry['drift']:.2f}", flush=True)
             results_path.write_text(json.dumps(results, indent=1))
         plot_clip(clip, results, truth is not None)
     write_markdown()
+
+
+def later_evaluations(entry: dict) -> float:
+    """Evaluations per frame after the clip's first, over every pass."""
+    passes = entry.get("passes", 1)
+    return ((entry["evaluations"] - entry["first_frame_evaluations"])
+            / (entry["frames"] * passes - 1))
 
 
 def sampled_independent(path: Path, duration: float | None, size: int, stylizer: Stylizer,
@@ -230,11 +265,15 @@ def write_markdown() -> None:
              "Ratios are against independent frames (on long clips only every "
              f"{SAMPLE}th frame is stylized independently, `{SAMPLED}`, and encoded "
              "alike).", "",
-             "| clip | mode | s/frame | iterations/frame | warping error (clip / last quarter) "
+             "Evaluations (one VGG forward and backward pass each) per later frame: those "
+             "after the clip's first frame, over the frames rendered after it in all passes "
+             "(a new shot's first frame counts among them).", "",
+             "| clip | mode | s/frame | iterations/frame | evaluations/later frame "
+             "| warping error (clip / last quarter) "
              "| vs independent | sharpness vs independent (clip / last quarter) "
              "| style loss vs independent (clip / last quarter) "
              "| drift (max mean-colour change, /255) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for clip, result in by_clip.items():
         modes = {k: v for k, v in result.items() if k not in ("machine", "size")}
         base = modes.get("independent") or modes.get(SAMPLED)
@@ -244,6 +283,7 @@ def write_markdown() -> None:
             w = s.get(key)
             row = (f"| {clip} | {mode} | {entry['seconds'] / entry['frames']:.2f} | "
                    f"{entry['iterations'] / entry['frames']:.0f} | "
+                   + (f"{later_evaluations(entry):.0f} | " if "evaluations" in entry else "| ")
                    + (f"{w['clip']:.5f} / {w['last_quarter']:.5f} | " if w else "| "))
             if base:
                 b = base["summary"]

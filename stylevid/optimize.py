@@ -13,6 +13,10 @@ LossFn = Callable[[Tensor], Tensor]
 StepCallback = Callable[[int, float, Tensor], None]
 
 _WINDOW = 20
+# Until 20 evaluations are made, the plateau is judged over all of them, from this many
+# on: a frame that starts on its plateau (a static shot: the previous frame's result) stops
+# after 6 evaluations instead of 21.
+_MIN_WINDOW = 5
 # L-BFGS runs with a strong-Wolfe line search until its curvature estimate is established,
 # then with plain unit steps (one loss evaluation per iteration). Unit steps taken from a
 # poor estimate can overshoot by many orders of magnitude; if the loss jumps, the line
@@ -24,7 +28,7 @@ _JUMP = 2.0
 
 @dataclass
 class OptimizeResult:
-    """Best image found (clamped to [0, 1]), loss per iteration, and why the loop stopped."""
+    """Best image found (clamped to [0, 1]), loss per evaluation, and why the loop stopped."""
 
     image: Tensor
     losses: list[float]
@@ -73,9 +77,11 @@ def optimize_image(
     pixels drift out of range and the saved (clamped) image's loss ends 5-15 % above the
     reported one.
 
-    Stops after ``iterations``, on a non-finite loss, or when the loss improved by less
-    than ``tolerance`` (relative, per iteration) over the last 20 iterations. L-BFGS
-    remembers its last ``history`` steps (two image-sized tensors each).
+    Stops after ``iterations``, on a non-finite loss, when a step leaves the point where it
+    is, or when the loss improved by less than ``tolerance`` (relative, per evaluation)
+    over the last 20 evaluations (over all of them while there are 5 to 20); ``losses`` has
+    one entry per evaluation of ``loss_fn``, each point evaluated once. L-BFGS remembers its
+    last ``history`` steps (two image-sized tensors each).
     ``on_step(iteration, loss, image)`` is called after every iteration.
     """
     image = init.detach().clamp(0.0, 1.0).contiguous().requires_grad_(True)
@@ -83,8 +89,16 @@ def optimize_image(
     losses: list[float] = []
     best_loss, best_image = math.inf, image.detach().clone()
 
+    last: tuple[Tensor, Tensor, Tensor] | None = None  # point, loss and gradient
+
     def closure() -> Tensor:
-        nonlocal best_loss, best_image
+        nonlocal best_loss, best_image, last
+        if last is not None and torch.equal(image.detach(), last[0]):
+            # torch's LBFGS starts each step by evaluating the point that the line search
+            # of the step before has just evaluated (bit for bit, unless the projection
+            # moved it): while it searches, that was every other evaluation.
+            image.grad = last[2].clone()
+            return last[1]
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(image.clamp(0.0, 1.0))
         loss.backward()
@@ -92,23 +106,27 @@ def optimize_image(
         losses.append(value)
         if value < best_loss:
             best_loss, best_image = value, image.detach().clone()
+        assert image.grad is not None
+        last = (image.detach().clone(), loss.detach(), image.grad.clone())
         return loss
 
     stopped_early = False
     for iteration in range(iterations):
         if isinstance(opt, torch.optim.LBFGS):
             _choose_line_search(opt, iteration, losses, best_loss=best_loss)
+        point = image.detach().clone()
         opt.step(closure)  # type: ignore[arg-type]
         with torch.no_grad():
             image.clamp_(0.0, 1.0)
         if on_step is not None:
             on_step(iteration, losses[-1], image.detach())
-        if not math.isfinite(losses[-1]):
-            stopped_early = True
+        if not math.isfinite(losses[-1]) or torch.equal(point, image.detach()):
+            stopped_early = True  # diverged, or converged: the step did not move the point
             break
-        if tolerance > 0 and len(losses) > _WINDOW:
-            before = losses[-1 - _WINDOW]
-            if (before - losses[-1]) <= tolerance * _WINDOW * abs(before):
+        if tolerance > 0 and len(losses) > _MIN_WINDOW:
+            window = min(_WINDOW, len(losses) - 1)
+            before = losses[-1 - window]
+            if (before - losses[-1]) <= tolerance * window * abs(before):
                 stopped_early = True
                 break
     return OptimizeResult(image=best_image.clamp(0.0, 1.0), losses=losses,

@@ -39,7 +39,9 @@ from .workdir import WorkDir, file_digest
 LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 # 3: mirrored edges and mirrored history for pixels a camera move reveals
 # 4: the temporal loss holds the finest detail lightly (RenderOptions.temporal_fine_weight)
-FORMAT_VERSION = 4
+# 5: each point evaluated once, and the plateau judged from the 6th evaluation on
+#    (optimize.optimize_image): a frame may stop at another iteration
+FORMAT_VERSION = 5
 
 
 @dataclass

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from stylevid.optimize import optimize_image
+from stylevid.optimize import _MIN_WINDOW, _WINDOW, optimize_image
 
 
 def quadratic(target):
@@ -63,3 +63,40 @@ def test_unknown_optimizer():
     with pytest.raises(ValueError, match="optimizer"):
         optimize_image(torch.zeros(1, 3, 2, 2), quadratic(torch.zeros(1, 3, 2, 2)),
                        iterations=1, optimizer="sgd")
+
+
+def anisotropic_quadratic(target, scales):
+    return lambda x: ((x - target) ** 2 * scales).sum() * 1e4
+
+
+def test_each_point_is_evaluated_once_and_every_evaluation_is_reported():
+    # torch's LBFGS evaluates again, at the start of each step, the point its line search
+    # has just accepted; that evaluation must not cost a second forward and backward pass.
+    generator = torch.Generator().manual_seed(3)
+    target = torch.rand(1, 3, 6, 6, generator=generator, dtype=torch.float64) * 0.6 + 0.2
+    scales = torch.rand(1, 3, 6, 6, generator=generator, dtype=torch.float64) * 9 + 1
+    points = []
+
+    def loss_fn(x):
+        points.append(x.detach().clone())
+        return anisotropic_quadratic(target, scales)(x)
+
+    result = optimize_image(torch.full_like(target, 0.5), loss_fn, iterations=12)
+    assert not result.stopped_early
+    assert len(points) == len(result.losses) >= 13  # the start, and at least one a step
+    for i, point in enumerate(points):
+        assert not any(torch.equal(point, other) for other in points[:i])
+    assert result.losses == [float(anisotropic_quadratic(target, scales)(p)) for p in points]
+
+
+def test_a_picture_that_starts_on_its_plateau_stops_after_a_few_evaluations():
+    # A video frame of a static scene starts where the previous one ended: its loss improves
+    # by less than the tolerance from the start, and the full 20-evaluation window would
+    # only spend evaluations to find that out.
+    image = torch.full((1, 3, 4, 4), 0.5, dtype=torch.float64)
+    result = optimize_image(image, lambda x: x.sum() + 1e6, iterations=100, optimizer="adam",
+                            lr=1e-3, tolerance=1e-5)
+    assert result.stopped_early and len(result.losses) == _MIN_WINDOW + 1 < _WINDOW
+    improving = optimize_image(image, lambda x: x.sum() + 1e6, iterations=100,
+                               optimizer="adam", lr=1e-3, tolerance=1e-11)
+    assert not improving.stopped_early and len(improving.losses) == 100
