@@ -89,26 +89,29 @@ def optimize_image(
     losses: list[float] = []
     best_loss, best_image = math.inf, image.detach().clone()
 
-    last: tuple[Tensor, Tensor, Tensor] | None = None  # point, loss and gradient
+    # The loss is a function of the projected point: the last projected point evaluated, its
+    # loss, and the gradient with respect to it.
+    last: tuple[Tensor, Tensor, Tensor] | None = None
 
     def closure() -> Tensor:
         nonlocal best_loss, best_image, last
-        if last is not None and torch.equal(image.detach(), last[0]):
-            # torch's LBFGS starts each step by evaluating the point that the line search
-            # of the step before has just evaluated (bit for bit, unless the projection
-            # moved it): while it searches, that was every other evaluation.
-            image.grad = last[2].clone()
-            return last[1]
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(image.clamp(0.0, 1.0))
-        loss.backward()
-        value = float(loss.detach())
-        losses.append(value)
-        if value < best_loss:
-            best_loss, best_image = value, image.detach().clone()
-        assert image.grad is not None
-        last = (image.detach().clone(), loss.detach(), image.grad.clone())
-        return loss
+        with torch.no_grad():
+            projected = image.clamp(0.0, 1.0)
+        # torch's LBFGS starts each step by evaluating the point its line search has just
+        # accepted, which the projection after the step leaves where it was or moves to
+        # the same projected point: while it searches, every other evaluation.
+        if last is None or not torch.equal(projected, last[0]):
+            projected.requires_grad_(True)
+            loss = loss_fn(projected)
+            (gradient,) = torch.autograd.grad(loss, projected)
+            value = float(loss.detach())
+            losses.append(value)
+            if value < best_loss:
+                best_loss, best_image = value, projected.detach().clone()
+            last = (projected.detach(), loss.detach(), gradient)
+        # through the projection, as torch.clamp's backward: nothing outside [0, 1]
+        image.grad = last[2].masked_fill((image < 0.0) | (image > 1.0), 0.0)
+        return last[1]
 
     stopped_early = False
     for iteration in range(iterations):

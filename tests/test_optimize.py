@@ -71,9 +71,10 @@ def anisotropic_quadratic(target, scales):
 
 def test_each_point_is_evaluated_once_and_every_evaluation_is_reported():
     # torch's LBFGS evaluates again, at the start of each step, the point its line search
-    # has just accepted; that evaluation must not cost a second forward and backward pass.
+    # has just accepted (here partly projected back into [0, 1] after the step): that must
+    # not cost a second forward and backward pass.
     generator = torch.Generator().manual_seed(3)
-    target = torch.rand(1, 3, 6, 6, generator=generator, dtype=torch.float64) * 0.6 + 0.2
+    target = torch.rand(1, 3, 6, 6, generator=generator, dtype=torch.float64) * 1.4 - 0.2
     scales = torch.rand(1, 3, 6, 6, generator=generator, dtype=torch.float64) * 9 + 1
     points = []
 
@@ -82,8 +83,7 @@ def test_each_point_is_evaluated_once_and_every_evaluation_is_reported():
         return anisotropic_quadratic(target, scales)(x)
 
     result = optimize_image(torch.full_like(target, 0.5), loss_fn, iterations=12)
-    assert not result.stopped_early
-    assert len(points) == len(result.losses) >= 13  # the start, and at least one a step
+    assert len(points) == len(result.losses) > 12  # a line search evaluates at least once
     for i, point in enumerate(points):
         assert not any(torch.equal(point, other) for other in points[:i])
     assert result.losses == [float(anisotropic_quadratic(target, scales)(p)) for p in points]
