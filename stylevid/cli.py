@@ -118,7 +118,7 @@ def add_style_options(parser: argparse.ArgumentParser, *, size: int) -> None:
                    help="learning rate (default 1.0 for lbfgs, 0.02 for adam)")
     g.add_argument("--tolerance", default=d.tolerance,
                    help="stop a scale early when the loss improves by less than this fraction "
-                        f"per iteration (default {d.tolerance:g}; 0 = never)")
+                        f"per evaluation of the loss (default {d.tolerance:g}; 0 = never)")
     g.add_argument("--init", default=d.init,
                    help="start from 'content' (default), 'noise' or an image file")
     g.add_argument("--scales",

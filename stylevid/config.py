@@ -160,7 +160,8 @@ class StyleParams(_Checked):
     optimizer: str = "lbfgs"  # Gatys 2016 and neural-style default
     learning_rate: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam
     iterations: int = 500  # neural-style default
-    # Stop when the loss improved by less than this fraction per iteration over 20 iterations.
+    # Stop when the loss improved by less than this fraction per evaluation over the last 20
+    # evaluations (over all of them from the 6th on: optimize.optimize_image).
     tolerance: float = 1e-5
     init: str = "content"  # "content", "noise" or a path to an image
     size: int = 512  # longest side of the output, pixels
