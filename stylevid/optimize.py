@@ -106,9 +106,10 @@ def optimize_image(
             (gradient,) = torch.autograd.grad(loss, projected)
             value = float(loss.detach())
             losses.append(value)
+            projected = projected.detach()  # a new tensor: nothing changes it later
             if value < best_loss:
-                best_loss, best_image = value, projected.detach().clone()
-            last = (projected.detach(), loss.detach(), gradient)
+                best_loss, best_image = value, projected
+            last = (projected, loss.detach(), gradient)
         # through the projection, as torch.clamp's backward: nothing outside [0, 1]
         image.grad = last[2].masked_fill((image < 0.0) | (image > 1.0), 0.0)
         return last[1]
