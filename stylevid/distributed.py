@@ -3,10 +3,12 @@
 Frames depend on their predecessors, so a video is split where that costs nothing (scene
 cuts) and otherwise into chunks. A video's work is three kinds of tasks: its flow (ranges of
 frame pairs, into the video's motion cache), then each chunk's first frame (its keyframe,
-rendered fresh like a shot's first frame, once), then the chunks. A chunk starts from its
-keyframe and, over its last ``blend`` frames, is pulled towards the next chunk's keyframe
-warped back along the flow with a growing weight: it arrives at the very image the next
-chunk starts from, so no seam shows and no frame is rendered twice. With ``passes``, each
+rendered once: a shot's first fresh, each later one from the keyframe before it carried
+along the flow, as a later frame), then the chunks. A chunk starts from its keyframe and,
+over its last ``blend`` frames, is pulled towards the next chunk's keyframe warped back
+along the flow with a growing weight: it arrives at the very image the next chunk starts
+from, so no seam shows and no frame is rendered twice; the keyframe continues the strokes
+of the one before, so the pull has little to change. With ``passes``, each
 chunk runs Ruder's later passes between its two keyframes, which stay fixed. Workers are Ray actors
 that keep the VGG model and the style targets between tasks. A worker that dies (or its
 whole node) is restarted by Ray where it fits, and its task runs again on whichever worker is
@@ -31,7 +33,7 @@ from .config import RayOptions, RegionSpec, RenderOptions, StyleParams, StyleSpe
 from .engine import Region, Stylizer
 from .errors import UserError
 from .imageio import read_image, to_tensor, write_image
-from .motion import MotionCache
+from .motion import Motion, MotionCache
 from .objective import PixelAnchor
 from .ray_pool import WorkerPool
 from .render import (
@@ -51,6 +53,10 @@ from .temporal import consistent_fraction
 from .video import VideoInfo, output_size, probe, read_frames
 from .video_regions import carried_along_flow, from_clip_start, regions_source
 from .workdir import WorkDir
+
+# Recorded in a distributed render's manifest (what decides its frames beyond the local
+# render's FORMAT_VERSION). 2: a shot's later keyframes continue the keyframe before them.
+CHUNK_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,21 @@ def keyframe_ramp(index: int, key: int, blend: int) -> float:
     return min(20.0, ramp / (1.0 - ramp))
 
 
+def carried(image: np.ndarray, cache: MotionCache, path: Sequence[int],
+            frame: Callable[[int], np.ndarray], options: RenderOptions
+            ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """``image`` (a stylized frame ``path[0]``) carried frame by frame along the cached
+    flow to each later frame of ``path`` (small motions, accurate flow): (frame, image
+    there, weights), the weights the product of Ruder's along the way (0 where any step was
+    unreliable). ``frame(i)`` gives content frame i, should a flow be missing."""
+    weights = np.ones(image.shape[:2], np.float32)
+    for source, target in zip(path, path[1:], strict=False):
+        motion = cache.get(target, source, frame, options.flow_method, options.flow_preset)
+        image = motion.warp(image)
+        weights = motion.weights * motion.warp(weights)
+        yield target, image, weights
+
+
 @dataclass(frozen=True)
 class VideoJob:
     """One video to render: where from, where to, with which style."""
@@ -156,14 +177,18 @@ class FrameTask:
     size: tuple[int, int]
     regions: RegionSpec
     keyframes: Path  # the video's keyframes, rendered by KeyframeTasks
+    motion: Path  # the video's motion cache, frames counted from the clip's start
 
 
 @dataclass
 class KeyframeTask(FrameTask):
-    """The first frame of a chunk, rendered once (fresh, like a shot's first frame) before
-    the chunk itself and the chunk before it, which is pulled towards it, run."""
+    """The first frame of a chunk, rendered once before the chunk itself and the chunk
+    before it, which is pulled towards it, run: fresh at a shot's start, else from the
+    ``previous`` keyframe of its shot carried here along the flow (with the temporal loss
+    towards it where the flow is reliable all the way)."""
 
     index: int
+    previous: int | None
 
     @property
     def path(self) -> Path:
@@ -178,7 +203,6 @@ class ChunkTask(FrameTask):
     folder: Path
     manifest: dict
     blend: int
-    motion: Path  # the video's motion cache, frames counted from the clip's start
 
 
 def keyframe_path(folder: Path, index: int) -> Path:
@@ -207,6 +231,7 @@ class VideoPlan:
     work: WorkDir
     remaining: set[str] = field(default_factory=set)  # chunks not finished
     keys_done: set[int] = field(default_factory=set)  # keyframes rendered
+    keys_waiting: list[KeyframeTask] = field(default_factory=list)  # for the one before
     waiting: list[ChunkTask] = field(default_factory=list)  # chunks waiting for keyframes
 
 
@@ -259,8 +284,16 @@ class ChunkWorker:
             content = next(self._frames(task, info, task.index))
             regions = self._regions(task, info, task.index)(task.index, content)
             renderer = VideoRenderer(self._stylizer(task.styles), self.options)
+            neighbours = []
+            if task.previous is not None:
+                earlier = read_image(keyframe_path(task.keyframes, task.previous))
+                frame = self._decoded_on_use(task, info, task.previous, task.index + 1)
+                *_, (_, image, weights) = carried(
+                    earlier, MotionCache(task.motion), range(task.previous, task.index + 1),
+                    frame, self.options)
+                neighbours = [(image, Motion.still(weights))]
             task.path.parent.mkdir(parents=True, exist_ok=True)
-            write_image(task.path, renderer.stylize_frame(content, regions)[0])
+            write_image(task.path, renderer.stylize_frame(content, regions, neighbours)[0])
         return task.video, task.index
 
     def render(self, task: ChunkTask) -> tuple[int, str, int]:
@@ -344,19 +377,12 @@ class ChunkWorker:
             frames = list(range(key + 1, min(chunk.end, key + blend + 1)))
         targets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         device = self.device
-        cache = MotionCache(task.motion)
 
         def carry() -> None:
             image = read_image(keyframe_path(task.keyframes, key))
-            weight = np.ones(image.shape[:2], np.float32)
-            source = key
-            for index in frames:
-                motion = cache.get(index, source, frame, self.options.flow_method,
-                                   self.options.flow_preset)
-                image = motion.warp(image)
-                weight = motion.weights * motion.warp(weight)
-                targets[index] = (image, weight)
-                source = index
+            for index, warped, weights in carried(image, MotionCache(task.motion),
+                                                  [key, *frames], frame, self.options):
+                targets[index] = (warped, weights)
 
         def anchors_for(index: int, content: np.ndarray) -> list:
             if index not in frames:
@@ -423,7 +449,8 @@ def _open_video(job: VideoJob, params: StyleParams, options: RenderOptions,
     work = WorkDir(job.work_dir or default_work_dir(job.output))
     manifest = manifest_for(job.source, [s.path for s in job.styles], params, options, size,
                             {"chunk_frames": ray_options.chunk_frames,
-                             "blend": ray_options.blend, **regions})
+                             "blend": ray_options.blend, "chunk_format": CHUNK_FORMAT,
+                             **regions})
     work.open(manifest)
     return VideoPlan(job, info, size, 0, [], work)
 
@@ -512,22 +539,34 @@ class _Batch:
         plan.chunks = plan_chunks(plan.frames, cuts, self.ray_options.chunk_frames)
         plan.remaining = {c.name for c in plan.chunks}
         video = FrameTask(task.video, plan.job.source, plan.job.styles, plan.size,
-                          plan.job.regions, plan.work.root / "keyframes")
+                          plan.job.regions, plan.work.root / "keyframes",
+                          plan.work.motion.folder)
         plan.waiting = [ChunkTask(**vars(video), chunk=chunk,
                                   folder=plan.work.root / "chunks" / chunk.name,
                                   manifest={"video": plan.work.root.name, "chunk": chunk.name},
-                                  blend=self.ray_options.blend_frames,
-                                  motion=plan.work.motion.folder)
+                                  blend=self.ray_options.blend_frames)
                         for chunk in plan.chunks]
-        return [KeyframeTask(**vars(video), index=chunk.start) for chunk in plan.chunks]
+        temporal = self.options.temporal_weight > 0
+        previous = {c.next_key: c.start for c in plan.chunks if c.next_key is not None}
+        keys = [KeyframeTask(**vars(video), index=chunk.start,
+                             previous=previous.get(chunk.start) if temporal else None)
+                for chunk in plan.chunks]
+        plan.keys_waiting = [k for k in keys if k.previous is not None]
+        return [k for k in keys if k.previous is None]
 
-    def keyframe_done(self, task: KeyframeTask) -> list[ChunkTask]:
-        """Record a rendered keyframe; returns the chunks that now have all theirs: their
-        own first frame and, with the temporal loss, the next chunk's."""
+    def keyframe_done(self, task: KeyframeTask) -> list[KeyframeTask | ChunkTask]:
+        """Record a rendered keyframe; returns the keyframes that continue it, then the
+        chunks that now have all their keyframes: their own first frame and, with the
+        temporal loss, the next chunk's."""
         plan = self.plans.get(task.video)
         if plan is None:
             return []
         plan.keys_done.add(task.index)
+        keys = [k for k in plan.keys_waiting if k.previous == task.index]
+        plan.keys_waiting = [k for k in plan.keys_waiting if k.previous != task.index]
+        return [*keys, *self._chunks_ready(plan)]
+
+    def _chunks_ready(self, plan: VideoPlan) -> list[ChunkTask]:
         pulled = self.options.temporal_weight > 0
 
         def ready(t: ChunkTask) -> bool:
@@ -597,8 +636,8 @@ def render_many(
     def on_result(task: MotionTask | KeyframeTask | ChunkTask, result: tuple) -> None:
         if isinstance(task, MotionTask):
             pool.add(batch.motion_done(task, result[1]))
-        elif isinstance(task, KeyframeTask):  # a video's chunks go before other videos'
-            pool.add(batch.keyframe_done(task), first=True)  # keyframes: they finish first
+        elif isinstance(task, KeyframeTask):  # a video's keyframes and chunks go before
+            pool.add(batch.keyframe_done(task), first=True)  # other videos': they finish first
         else:
             batch.chunk_done(task)
 

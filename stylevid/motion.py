@@ -44,6 +44,11 @@ class Motion:
         weights = (np.round(np.clip(self.weights, 0, 1) * 255) / 255).astype(np.float32)
         return Motion(flow, weights)
 
+    @staticmethod
+    def still(weights: np.ndarray) -> Motion:
+        """No motion (a source already carried onto the target), with these weights."""
+        return Motion(np.zeros((*weights.shape, 2), np.float32), weights)
+
     def warp(self, source_image: np.ndarray) -> np.ndarray:
         """``source_image`` (a stylized source frame) moved onto the target frame. Pixels
         that come from beyond the source's edges get the source mirrored there (as VGG's

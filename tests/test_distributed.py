@@ -245,8 +245,8 @@ def test_a_job_survives_a_killed_worker_and_a_lost_node(clips, tmp_path, cluster
 
 def test_chunk_seam_is_as_consistent_as_the_interior(clips, tmp_path, assets, ray_local):
     """At a low budget (10 iterations a later frame): the pair across the seam within 1.2x
-    of the interior, and the frames pulled towards the next keyframe at most 3.5x (measured
-    0.14x and 2.4x)."""
+    of the interior, and the frames pulled towards the next keyframe at most 2.2x (measured
+    0.12x and 1.6x; 2.4x when each keyframe was rendered fresh)."""
     job = VideoJob(clips / "long.mp4", tmp_path / "seam.mp4",
                    (StyleSpec(str(assets.painting)),), tmp_path / "work")
     [outcome] = render_many([job], StyleParams(size=W, iterations=10),
@@ -259,7 +259,7 @@ def test_chunk_seam_is_as_consistent_as_the_interior(clips, tmp_path, assets, ra
     seam = pairs[12 - 1]  # the pair (11, 12) straddles the seam
     interior = np.mean([e for t, e in enumerate(pairs, start=1) if t != 12])
     assert seam <= 1.2 * interior, (seam, interior)
-    assert max(pairs[4 - 1:12 - 1]) <= 3.5 * interior, (pairs, interior)  # pairs (3, 4)..(10, 11)
+    assert max(pairs[4 - 1:12 - 1]) <= 2.2 * interior, (pairs, interior)  # pairs (3, 4)..(10, 11)
     # the keyframe was rendered once, by its own task, and the chunk starts from it
     keyframe = read_image(tmp_path / "work/keyframes/000012.png")
     np.testing.assert_array_equal(frames[12], keyframe)
@@ -270,6 +270,36 @@ def test_chunk_seam_is_as_consistent_as_the_interior(clips, tmp_path, assets, ra
                   if 0 <= s < 24}
     assert neighbours <= set(motion)
     assert not list((tmp_path / "work/chunks").glob("*/motion"))
+
+
+def test_a_later_keyframe_continues_the_one_before_it(clips, tmp_path, assets):
+    """A shot's later keyframe starts from the keyframe before it carried along the flow
+    and is held to it like a later frame: on a pan (frame 8 at x is frame 0 at x + 16) it
+    keeps the earlier keyframe's strokes where both show the scene, which a fresh render
+    does not: the chunk between them has little to change to arrive there."""
+    import torch
+
+    from stylevid.config import RegionSpec
+    from stylevid.distributed import ChunkWorker, KeyframeTask, fill_motion
+    from stylevid.motion import MotionCache
+
+    source = clips / "long.mp4"
+    options = RenderOptions(first_iterations=30)
+    worker = ChunkWorker(StyleParams(size=W, iterations=20), options, torch.get_num_threads())
+    cache = MotionCache(tmp_path / "motion")
+    fill_motion(source, probe(source), (W, H), options, cache, 1, 9)
+    video = dict(video=0, source=source, styles=(StyleSpec(str(assets.painting)),),
+                 size=(W, H), regions=RegionSpec(), motion=cache.folder)
+    keys = {"warm": tmp_path / "warm", "fresh": tmp_path / "fresh"}
+    worker.keyframe(KeyframeTask(**video, keyframes=keys["warm"], index=0, previous=None))
+    worker.keyframe(KeyframeTask(**video, keyframes=keys["warm"], index=8, previous=0))
+    worker.keyframe(KeyframeTask(**video, keyframes=keys["fresh"], index=8, previous=None))
+    first = read_image(keys["warm"] / "000000.png").astype(float)[2:-2, 18:-2]
+    change = {name: np.abs(read_image(folder / "000008.png").astype(float)[2:-2, 2:-18]
+                           - first).mean() for name, folder in keys.items()}
+    # measured 9.4 and 26.9 /255 (some 15 % of the overlap is repainted: the flow of the
+    # 48x32 clip is unreliable there on some step)
+    assert change["fresh"] > 2 * change["warm"], change
 
 
 def _kept_edge(frame: np.ndarray, content: np.ndarray) -> int:
