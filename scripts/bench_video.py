@@ -5,8 +5,8 @@ Clips (``--frames``, 48 by default): a camera pan over tubingen.jpg (exact flow 
 a frame), a static scene (identical frames of golden_gate.jpg: any change is drift), and the
 real clip ../shared/data/video/bedroom/bedroom.mp4 (200 frames; its first ``--frames``).
 Every render goes through the same pipeline as ``stylevid render`` (work folder, H.264
-output); only ``--temporal-weight 0`` (independent frames) and ``--passes`` differ from the
-defaults, and the size is small.
+output); only ``--temporal-weight 0`` (independent frames), ``--long-term`` and ``--passes``
+differ from the defaults, and the size is small.
 
     python scripts/bench_video.py --clips pan,static,bedroom --size 64 --frames 48
 Results: scripts/results/video_quality.md, and per clip a JSON file and a PNG of the
@@ -70,6 +70,7 @@ def make_clips(folder: Path, names: list[str], size: int,
 MODES = {
     "independent": dict(temporal_weight=0.0),
     "single-pass": {},
+    "long-term": dict(long_term=True),  # single pass, J = {1, 2, 4}
     "multi-pass (3)": dict(passes=3),
 }
 # Independent frames are independent: on a long clip every SAMPLE-th one estimates their
