@@ -94,9 +94,11 @@ def main() -> int:
                        "frames": outcome.frames, "seconds": seconds,
                        "flow": "true" if truth else "DIS of the original",
                        **seam_figures(errors, local.warping_truth if truth else local.warping,
-                                      seams, ray_options.blend_frames), "per_pair": errors}
+                                      seams, ray_options.blend_frames), "per_pair": errors,
+                       "local_per_pair": local.warping_truth if truth else local.warping}
                 rows.append(row)
-                print(json.dumps({k: v for k, v in row.items() if k != "per_pair"}), flush=True)
+                print(json.dumps({k: v for k, v in row.items() if "per_pair" not in k}),
+                      flush=True)
     lines = [f"# Chunk seams on Ray\n\n{cpu_description()}, {os.cpu_count()} CPUs, torch "
              f"{torch.__version__}. {args.frames} frames at {args.size} px, starry night, "
              f"2 workers, chunks of {args.chunk_frames} frames (keyframe tasks), blend "

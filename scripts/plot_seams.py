@@ -1,6 +1,7 @@
 """Per-pair warping error of chunked Ray renders (results of ``bench_seams.py``) side by
-side: one panel per clip and budget, a line per results file, the seams and the frames
-pulled towards each keyframe marked.
+side: one panel per clip and budget, a line per results file (and the local render of the
+last one, where its results keep it), the seams and the frames pulled towards each keyframe
+marked.
 
     python scripts/plot_seams.py seams_bedroom16_fresh_keys seams_bedroom16 \
         --labels "fresh keyframes,keyframes from the one before" --out docs/seams_bedroom16.png
@@ -38,6 +39,9 @@ def main() -> int:
         for result, label in zip(results, labels, strict=True):
             row = next(r for r in result["rows"] if (r["clip"], r["budget"]) == (clip, budget))
             axis.plot(range(len(row["per_pair"])), row["per_pair"], marker=".", label=label)
+        if "local_per_pair" in row:  # results since the local series was kept
+            axis.plot(range(len(row["local_per_pair"])), row["local_per_pair"], color="0.4",
+                      linewidth=1, label="local render (one chunk)")
         run = results[0]["args"]
         chunk = run["chunk_frames"]
         blend = RayOptions(chunk_frames=chunk, blend=run["blend"]).blend_frames
