@@ -155,8 +155,8 @@ def render_options_from_args(args: argparse.Namespace) -> RenderOptions:
     """The checked video settings named by the parsed options."""
     return RenderOptions(
         first_iterations=args.first_iterations, temporal_weight=args.temporal_weight,
-        temporal_fine_weight=args.temporal_fine_weight,
-        long_term=args.long_term, passes=args.passes, temporal_from_pass=args.temporal_from_pass,
+        temporal_fine_weight=args.temporal_fine_weight, long_term=args.long_term,
+        lookahead=args.lookahead, passes=args.passes, temporal_from_pass=args.temporal_from_pass,
         blend_weight=args.blend_weight, flow_method=args.flow, flow_preset=args.flow_preset,
         cut_threshold=args.cut_threshold, start=args.start, duration=args.duration,
         folder_fps=args.fps, crf=args.crf)
@@ -518,6 +518,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--long-term", action="store_true",
                    help="temporal loss against frames 1, 2 and 4 back (Ruder's long-term "
                         "consistency)")
+    v.add_argument("--lookahead", default=RenderOptions.lookahead, metavar="N",
+                   help="every N frames, render the frame N ahead first and paint the pixels "
+                        "the frames in between see for the first time from it (default "
+                        "%(default)s; 0 = off)")
     v.add_argument("--passes", default=RenderOptions.passes,
                    help="Ruder's multi-pass algorithm: after the first pass, alternate "
                         "backward and forward passes of --iterations per frame, each frame "

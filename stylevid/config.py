@@ -245,6 +245,10 @@ class RenderOptions(_Checked):
     # blurs that band, and holding it fully compounds the blur along the clip.
     temporal_fine_weight: float = 0.15
     long_term: bool = False
+    # Every this many frames, the frame that many ahead is rendered first (a keyframe) and
+    # paints the pixels the frames in between see for the first time (lookahead.py); 0 or 1:
+    # none (on a 2 px/frame pan the new strips otherwise turned the picture green).
+    lookahead: int = 16
     # Ruder et al.'s multi-pass algorithm: passes after the first alternate direction, start
     # each frame from its previous result blended with its neighbour of this pass
     # (``blend_weight``, Ruder's blendWeight), and use the temporal loss from pass
@@ -268,6 +272,7 @@ class RenderOptions(_Checked):
             "temporal_fine_weight": _real("temporal_fine_weight", self.temporal_fine_weight,
                                           low=0, high=1),
             "long_term": _flag("long_term", self.long_term),
+            "lookahead": _integer("lookahead", self.lookahead, low=0),
             "passes": _integer("passes", self.passes, low=1),
             "temporal_from_pass": _integer("temporal_from_pass", self.temporal_from_pass,
                                            low=1),

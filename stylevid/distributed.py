@@ -33,7 +33,7 @@ from .config import RayOptions, RegionSpec, RenderOptions, StyleParams, StyleSpe
 from .engine import Region, Stylizer
 from .errors import UserError
 from .imageio import read_image, to_tensor, write_image
-from .motion import Motion, MotionCache
+from .motion import Motion, MotionCache, carried
 from .objective import PixelAnchor
 from .ray_pool import WorkerPool
 from .render import (
@@ -56,7 +56,8 @@ from .workdir import WorkDir
 
 # Recorded in a distributed render's manifest (what decides its frames beyond the local
 # render's FORMAT_VERSION). 2: a shot's later keyframes continue the keyframe before them.
-CHUNK_FORMAT = 2
+# 3: keyframes ahead within chunks (RenderOptions.lookahead).
+CHUNK_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -139,21 +140,6 @@ def keyframe_ramp(index: int, key: int, blend: int) -> float:
         return 0.0
     ramp = (index - (key - blend) + 1) / (blend + 1)
     return min(20.0, ramp / (1.0 - ramp))
-
-
-def carried(image: np.ndarray, cache: MotionCache, path: Sequence[int],
-            frame: Callable[[int], np.ndarray], options: RenderOptions
-            ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """``image`` (a stylized frame ``path[0]``) carried frame by frame along the cached
-    flow to each later frame of ``path`` (small motions, accurate flow): (frame, image
-    there, weights), the weights the product of Ruder's along the way (0 where any step was
-    unreliable). ``frame(i)`` gives content frame i, should a flow be missing."""
-    weights = np.ones(image.shape[:2], np.float32)
-    for source, target in zip(path, path[1:], strict=False):
-        motion = cache.get(target, source, frame, options.flow_method, options.flow_preset)
-        image = motion.warp(image)
-        weights = motion.weights * motion.warp(weights)
-        yield target, image, weights
 
 
 @dataclass(frozen=True)
@@ -290,7 +276,7 @@ class ChunkWorker:
                 frame = self._decoded_on_use(task, info, task.previous, task.index + 1)
                 *_, (_, image, weights) = carried(
                     earlier, MotionCache(task.motion), range(task.previous, task.index + 1),
-                    frame, self.options)
+                    frame, self.options.flow_method, self.options.flow_preset)
                 neighbours = [(image, Motion.still(weights))]
             task.path.parent.mkdir(parents=True, exist_ok=True)
             write_image(task.path, renderer.stylize_frame(content, regions, neighbours)[0])
@@ -303,22 +289,25 @@ class ChunkWorker:
         work = WorkDir(task.folder, MotionCache(task.motion, offset=task.chunk.start))
         if work.open(task.manifest) == 0:
             work.write_frame(0, read_image(keyframe_path(task.keyframes, task.chunk.start)))
-        carried = self._regions(task, info, task.chunk.start)
+        regions_at = self._regions(task, info, task.chunk.start)
         regions: dict[int, Sequence[Region]] = {}  # by frame, kept for the later passes
 
         def regions_for(index: int, content: np.ndarray) -> Sequence[Region]:
-            regions[index] = carried(index, content)
+            regions[index] = regions_at(index, content)
             return regions[index]
 
         renderer = VideoRenderer(self._stylizer(task.styles), self.options)
-        anchors_for = None
+        anchors_for, keyframes_before = None, None
         if task.chunk.next_key is not None and self.options.temporal_weight > 0:
             key = task.chunk.next_key
             anchors_for = self._keyframe_pull(task, key, self._decoded_on_use(
                 task, info, max(task.chunk.start, key - task.blend), key + 1))
+            # the frames pulled to the next chunk's keyframe take their new pixels from it
+            keyframes_before = key - task.blend - task.chunk.start
         result = render_frames(task.source, info, task.size, work, renderer,
                                first=task.chunk.start, last=task.chunk.end,
-                               regions_for=regions_for, anchors_for=anchors_for)
+                               regions_for=regions_for, anchors_for=anchors_for,
+                               keyframes_before=keyframes_before)
         rendered = result.rendered
         if self.options.passes > 1:
             rendered += self._refine(task, info, work, renderer, regions, anchors_for)
@@ -380,8 +369,9 @@ class ChunkWorker:
 
         def carry() -> None:
             image = read_image(keyframe_path(task.keyframes, key))
-            for index, warped, weights in carried(image, MotionCache(task.motion),
-                                                  [key, *frames], frame, self.options):
+            for index, warped, weights in carried(
+                    image, MotionCache(task.motion), [key, *frames], frame,
+                    self.options.flow_method, self.options.flow_preset):
                 targets[index] = (warped, weights)
 
         def anchors_for(index: int, content: np.ndarray) -> list:

@@ -9,7 +9,7 @@ towards the other: forward passes use (i ← i-1), backward passes (i ← i+1).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +108,21 @@ class MotionCache:
         self.save(target, source, towards_source)
         self.save(source, target, towards_target)
         return towards_source
+
+
+def carried(image: np.ndarray, cache: MotionCache, path: Sequence[int],
+            frame: Callable[[int], np.ndarray], method: str, preset: str
+            ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """``image`` (a stylized frame ``path[0]``) carried frame by frame along the cached
+    flow to each later frame of ``path`` (small motions, accurate flow): (frame, image
+    there, weights), the weights the product of Ruder's along the way (0 where any step was
+    unreliable). ``frame(i)`` gives content frame i, should a flow be missing."""
+    weights = np.ones(image.shape[:2], np.float32)
+    for source, target in zip(path, path[1:], strict=False):
+        motion = cache.get(target, source, frame, method, preset)
+        image = motion.warp(image)
+        weights = motion.weights * motion.warp(weights)
+        yield target, image, weights
 
 
 class MotionPrefetcher:

@@ -20,6 +20,7 @@ from .engine import Region, Stylizer
 from .errors import UserError
 from .fsutil import check_writable
 from .imageio import check_image_source, to_array, to_tensor
+from .lookahead import KeyframesAhead
 from .memory import check_fits
 from .motion import Motion, MotionCache, MotionPrefetcher
 from .objective import PixelAnchor
@@ -41,7 +42,8 @@ LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 # 4: the temporal loss holds the finest detail lightly (RenderOptions.temporal_fine_weight)
 # 5: each point evaluated once, and the plateau judged from the 6th evaluation on
 #    (optimize.optimize_image): a frame may stop at another iteration
-FORMAT_VERSION = 5
+# 6: the pixels a frame sees first are painted by a keyframe ahead (RenderOptions.lookahead)
+FORMAT_VERSION = 6
 
 
 @dataclass
@@ -79,12 +81,14 @@ def manifest_for(source: Path, styles: Sequence[str], params: StyleParams,
     }
 
 
-def _frames_ahead(frames: Iterator[np.ndarray], done: int, prefetch: MotionPrefetcher,
-                  lookahead: int = 4) -> Iterator[tuple[int, np.ndarray, Future[Motion] | None]]:
-    """(index, content frame, motion of frame i towards i-1) with motion computed ahead."""
+def _frames_ahead(frames: Iterator[tuple[int, np.ndarray]], done: int,
+                 prefetch: MotionPrefetcher, lookahead: int = 4
+                 ) -> Iterator[tuple[int, np.ndarray, Future[Motion] | None]]:
+    """(index, content frame, motion of frame i towards i-1) with the frames read and their
+    motion computed ``lookahead`` frames ahead."""
     queue: deque[tuple[int, np.ndarray, Future[Motion] | None]] = deque()
     previous = None
-    for index, frame in enumerate(frames):
+    for index, frame in frames:
         future = prefetch.submit(index, index - 1, frame, previous) \
             if previous is not None and index >= done else None
         queue.append((index, frame, future))
@@ -219,38 +223,66 @@ def render_frames(
     last: int | None = None,
     regions_for: RegionsFn,
     anchors_for: AnchorsFn | None = None,
+    keyframes_before: int | None = None,
     on_frame: FrameCallback | None = None,
     on_step: Callable[[int, float, torch.Tensor], None] | None = None,
 ) -> RangeResult:
     """First pass: render frames [first, last) of ``source`` into ``work`` (numbered from 0
     there) in order, skipping the ones it already holds. The whole-video render and each
-    distributed chunk both run this; ``anchors_for(index, content)`` adds pixel anchors."""
+    distributed chunk both run this; ``anchors_for(index, content)`` adds pixel anchors.
+    Keyframes ahead (``options.lookahead``) are placed before frame ``keyframes_before``
+    (counted from ``first``; default: anywhere in the range)."""
     options = renderer.options
     done = work.done_count()
     total = expected_frames(info, options) - first if last is None else last - first
     prefetch = MotionPrefetcher(work.motion, options.flow_method, options.flow_preset)
     recent: dict[int, np.ndarray] = {}  # stylized frames by index (last 4)
-    contents: dict[int, np.ndarray] = {}  # content frames by index (last 4)
-    cuts: list[int] = []
-    rendered = count = 0
-    try:
+    contents: dict[int, np.ndarray] = {}  # content frames read and not yet passed
+    regions: dict[int, Sequence[Region]] = {}
+    decoded = [0, False]  # frames read so far, and whether the range ended
+
+    def read() -> Iterator[tuple[int, np.ndarray]]:
         frames = islice(read_frames(source, info, *size, options.start, options.duration),
                         first, last)
-        for index, content, future in _frames_ahead(frames, done, prefetch):
-            count = index + 1
+        for index, content in enumerate(frames):
             contents[index] = content
             # Regions are built from the clip's first frame (histogram colours) and carried
             # frame after frame (masks along the flow): ask for every frame, in order, so a
             # resumed render builds the same regions as an uninterrupted one.
-            regions = regions_for(first + index, content)
+            regions[index] = regions_for(first + index, content)
+            decoded[0] = index + 1
+            yield index, content
+        decoded[1] = True
+
+    ahead = None
+    if options.lookahead > 1 and options.temporal_weight > 0:
+        def render_key(index: int, start: np.ndarray, weights: np.ndarray) -> np.ndarray:
+            neighbour = [(start, Motion.still(weights))]
+            return renderer.stylize_frame(contents[index], regions[index], neighbour)[0]
+
+        ahead = KeyframesAhead(work.root / "ahead", work.motion, options, contents.__getitem__,
+                               lambda i: (i < decoded[0] or not decoded[1]) and (
+                                   keyframes_before is None or i < keyframes_before),
+                               lambda i: recent[i] if i in recent else work.read_frame(i),
+                               render_key, renderer.stylizer.device)
+    cuts: list[int] = []
+    rendered = count = 0
+    try:
+        reading = _frames_ahead(read(), done, prefetch,
+                                lookahead=max(4, options.lookahead + 1 if ahead else 0))
+        for index, content, future in reading:
+            count = index + 1
             if index < done:
                 if index >= done - max(LONG_TERM):
                     recent[index] = work.read_frame(index)
+                _forget(index, contents, regions)
                 continue
             motion = future.result() if future is not None else None
             neighbours = _earlier(index, motion, recent, contents, work.motion, options, cuts)
-            extra = anchors_for(first + index, content) if anchors_for is not None else ()
-            image, loss = renderer.stylize_frame(content, regions, neighbours,
+            extra = list(anchors_for(first + index, content)) if anchors_for is not None else []
+            if ahead is not None and neighbours:
+                extra += ahead.anchors(index, neighbours)
+            image, loss = renderer.stylize_frame(content, regions[index], neighbours,
                                                  temporal=_temporal(1, options),
                                                  on_step=on_step, extra_anchors=extra)
             work.write_frame(index, image)
@@ -258,12 +290,20 @@ def render_frames(
             recent[index] = image
             for old in [k for k in recent if k <= index - max(LONG_TERM)]:
                 recent.pop(old)
-                contents.pop(old, None)
+            _forget(index, contents, regions)
             if on_frame is not None:
                 on_frame(index, max(total, count), loss)
     finally:
         prefetch.close()
     return RangeResult(count, rendered, [first + c for c in cuts])
+
+
+def _forget(index: int, contents: dict[int, np.ndarray],
+            regions: dict[int, Sequence[Region]]) -> None:
+    """Drop what frames long passed no longer need (long-term consistency looks 4 back)."""
+    old = index - max(LONG_TERM)
+    contents.pop(old, None)
+    regions.pop(old, None)
 
 
 def _temporal(pass_index: int, options: RenderOptions) -> bool:

@@ -1,0 +1,126 @@
+"""Keyframes ahead: the pixels a later frame sees for the first time, painted in advance.
+
+A later frame is held to its predecessor wherever the flow reaches it; the pixels it cannot
+reach (the strip a camera move reveals, disocclusions) are optimised while everything else
+is held. The style loss is one Gram matrix of the whole frame, which the held pixels nearly
+satisfy, so the few free pixels are driven by what the held ones leave over: on a pan they
+turned a little greener every frame, whatever they started from (mirrored strokes, the photo,
+mirrored strokes recoloured to the frame) and however long they were optimised (150
+iterations without early stop), until the whole picture was green.
+
+So every ``interval`` frames the frame that many frames ahead is rendered first: the current
+frame carried there along the flow, as a later frame. In this keyframe the pixels new since
+the current frame are a large part of the picture and are painted as such. The frames in
+between take their new pixels from the keyframe, carried back along the flow: as their start
+and, with the temporal loss's weight, as a target. The keyframes are kept in the work folder,
+so a resumed render continues with the same ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import RenderOptions
+from .imageio import read_image, to_tensor, write_image
+from .motion import Motion, MotionCache, carried
+from .objective import PixelAnchor
+from .temporal import consistent_fraction
+
+# Renders a keyframe: (frame index, its start carried from the segment's first frame, the
+# start's reliability) -> stylized frame.
+RenderKey = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Frames (start, until] guided by the keyframe at ``end`` (none if it is less than 2
+    frames on): ``start`` is rendered; ``until`` is ``end`` before a scene cut, else the next
+    grid point (frames past ``end`` there, e.g. those pulled to a Ray chunk's next keyframe,
+    get no guide)."""
+
+    start: int
+    end: int
+    until: int
+
+    def __contains__(self, index: int) -> bool:
+        return self.start < index <= self.until
+
+
+class KeyframesAhead:
+    """Guides for the later frames of one range of a clip (frames counted from 0).
+
+    Segments begin on a grid of ``interval`` frames and at scene cuts, and end before the
+    next cut or at the last frame ``available`` says exists, so a resumed render plans the
+    same segments as an uninterrupted one.
+    """
+
+    def __init__(self, folder: Path, cache: MotionCache, options: RenderOptions,
+                 frame: Callable[[int], np.ndarray], available: Callable[[int], bool],
+                 rendered: Callable[[int], np.ndarray], render_key: RenderKey,
+                 device: torch.device) -> None:
+        self.folder = folder
+        self.cache = cache
+        self.options = options
+        self.frame = frame  # content frame i (those of the segment being planned)
+        self.available = available  # whether the range has frame i
+        self.rendered = rendered  # the stylized frame i (a segment's start)
+        self.render_key = render_key
+        self.device = device
+        self.segment: Segment | None = None
+        self.guides: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def anchors(self, index: int, neighbours: Sequence[tuple[np.ndarray, Motion]]
+                ) -> list[PixelAnchor]:
+        """The pull of the keyframe ahead on the pixels of frame ``index`` that its
+        ``neighbours`` (the stylized frames it is held to) do not reliably show."""
+        if self.segment is None or index not in self.segment:
+            self._plan(index)
+        if index not in self.guides:
+            return []
+        image, visible = self.guides[index]
+        covered = np.max([motion.weights for _, motion in neighbours], axis=0)
+        confidence = (1.0 - covered) * visible
+        o = self.options
+        return [PixelAnchor("ahead", to_tensor(image, self.device),
+                            torch.from_numpy(confidence)[None, None].to(self.device),
+                            o.temporal_weight, o.temporal_fine_weight)]
+
+    def _plan(self, index: int) -> None:
+        """The segment that holds frame ``index``, its keyframe and the guides."""
+        interval = self.options.lookahead
+        start = (index - 1) // interval * interval
+        start = max([start, *[i for i in range(start + 1, index) if self._cut(i)]])
+        end, until = start, (start // interval + 1) * interval
+        while end < until and self.available(end + 1):
+            if self._cut(end + 1):
+                until = end
+                break
+            end += 1
+        self.segment, self.guides = Segment(start, end, until), {}
+        if end - start < 2:  # the keyframe would be the next frame itself
+            return
+        path = self.folder / f"{start:06d}-{end:06d}.png"
+        method, preset = self.options.flow_method, self.options.flow_preset
+        if path.is_file():
+            key = read_image(path)
+        else:
+            *_, (_, image, weights) = carried(self.rendered(start), self.cache,
+                                              range(start, end + 1), self.frame, method, preset)
+            key = self.render_key(end, image, weights)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_image(path, key)
+        self.guides[end] = (key, np.ones(key.shape[:2], np.float32))
+        for target, image, weights in carried(key, self.cache, range(end, start, -1),
+                                              self.frame, method, preset):
+            self.guides[target] = (image, weights)
+
+    def _cut(self, index: int) -> bool:
+        """Whether frame ``index`` starts a new shot (as the render decides it)."""
+        motion = self.cache.get(index, index - 1, self.frame, self.options.flow_method,
+                                self.options.flow_preset)
+        return consistent_fraction(motion.weights) < self.options.cut_threshold

@@ -1,0 +1,121 @@
+"""Keyframes ahead (stylevid.lookahead): segments, the keyframe's start, the guides carried
+back, and the same plan for a resumed render. Exact pan motions, so every carried pixel is
+known."""
+
+import numpy as np
+import torch
+
+from stylevid.config import RenderOptions
+from stylevid.lookahead import KeyframesAhead, Segment
+from stylevid.motion import Motion, MotionCache
+
+W, H, SHIFT, INTERVAL, CUT = 24, 6, 2, 8, 5
+
+
+def _pan(shift: int) -> Motion:
+    """How a frame sees the one before (shift 2) or after (shift -2) on a pan whose content
+    moves 2 px left a frame: target(x) = source(x + shift); no source beyond the edge."""
+    flow = np.zeros((H, W, 2), np.float32)
+    flow[..., 0] = shift
+    weights = np.ones((H, W), np.float32)
+    if shift > 0:
+        weights[:, W - shift - 1:] = 0.0
+    else:
+        weights[:, :-shift] = 0.0
+    return Motion(flow, weights)
+
+
+def _cache(folder, frames: int) -> MotionCache:
+    cache = MotionCache(folder)
+    for target in range(1, frames):
+        forward, backward = _pan(SHIFT), _pan(-SHIFT)
+        if target == CUT:  # a scene cut: nothing of frame 4 is in frame 5
+            forward = Motion(forward.flow, np.zeros((H, W), np.float32))
+        cache.save(target, target - 1, forward)
+        cache.save(target - 1, target, backward)
+    return cache
+
+
+class _Keys:
+    """Renders keyframes as a fixed random picture and records what each started from."""
+
+    def __init__(self) -> None:
+        self.picture = np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8)
+        self.calls: list[tuple[int, np.ndarray, np.ndarray]] = []
+
+    def __call__(self, index: int, start: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        self.calls.append((index, start, weights))
+        return self.picture
+
+
+def _ahead(tmp_path, keys: _Keys, rendered: np.ndarray, frames: int = 20) -> KeyframesAhead:
+    def missing(index: int) -> np.ndarray:
+        raise AssertionError(f"flow of frame {index} should come from the cache")
+
+    return KeyframesAhead(tmp_path / "ahead", _cache(tmp_path / "motion", frames),
+                          RenderOptions(lookahead=INTERVAL), missing, lambda i: i < frames,
+                          lambda i: rendered, keys, torch.device("cpu"))
+
+
+def test_keyframe_ahead_paints_what_each_frame_sees_first(tmp_path):
+    rendered = np.random.default_rng(1).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    keys = _Keys()
+    ahead = _ahead(tmp_path, keys, rendered)
+    [anchor] = ahead.anchors(6, [(rendered, _pan(SHIFT))])
+    # frame 5 is a cut: the segment starts there and ends on the grid, at frame 8
+    assert ahead.segment == Segment(5, 8, 8)
+    [(index, start, weights)] = keys.calls
+    assert index == 8
+    # the keyframe starts from frame 5's result carried 3 frames (6 px) along the pan ...
+    np.testing.assert_array_equal(start[:, :W - 6], rendered[:, 6:])
+    # ... held where that reached (the product of the weights along the way), free elsewhere
+    assert weights[:, :W - 7].min() == 1.0 and weights[:, W - 7:].max() == 0.0
+    # frame 6 is guided by the keyframe carried back 2 frames (4 px): frame6(x) = key(x - 4)
+    target = anchor.target[0].permute(1, 2, 0).numpy() * 255
+    np.testing.assert_allclose(target[:, 4:], keys.picture[:, :W - 4], atol=1e-3)
+    # ... only where the previous frame does not reach (the last 3 columns) and the
+    # keyframe does (all of them: it is 4 px further on)
+    confidence = anchor.confidence[0, 0].numpy()
+    assert confidence[:, W - 3:].min() == 1.0 and confidence[:, :W - 3].max() == 0.0
+    assert anchor.weight == RenderOptions().temporal_weight
+
+
+def test_segments_follow_the_grid_and_end_before_a_cut(tmp_path):
+    rendered = np.zeros((H, W, 3), np.uint8)
+    keys = _Keys()
+    ahead = _ahead(tmp_path, keys, rendered)
+    ahead.anchors(1, [(rendered, _pan(SHIFT))])
+    assert ahead.segment == Segment(0, 4, 4)  # frame 5 starts a new shot
+    ahead.anchors(9, [(rendered, _pan(SHIFT))])
+    assert ahead.segment == Segment(8, 16, 16)
+    ahead.anchors(17, [(rendered, _pan(SHIFT))])
+    assert ahead.segment == Segment(16, 19, 24)  # the clip's last frame
+    assert [call[0] for call in keys.calls] == [4, 16, 19]
+
+
+def test_a_resumed_render_reads_the_keyframe_it_planned_before(tmp_path):
+    rendered = np.random.default_rng(2).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    keys = _Keys()
+    first = _ahead(tmp_path, keys, rendered).anchors(9, [(rendered, _pan(SHIFT))])
+    resumed_keys = _Keys()
+    resumed = _ahead(tmp_path, resumed_keys, rendered)  # a new process, mid-segment
+    again = resumed.anchors(13, [(rendered, _pan(SHIFT))])
+    assert resumed.segment == Segment(8, 16, 16) and resumed_keys.calls == []
+    assert len(first) == len(again) == 1
+    torch.testing.assert_close(resumed.anchors(9, [(rendered, _pan(SHIFT))])[0].target,
+                               first[0].target)
+
+
+def test_frames_past_the_last_keyframe_place_get_no_guide(tmp_path):
+    """On Ray, the frames pulled to the next chunk's keyframe take their new pixels from it:
+    no keyframe ahead is placed among them, and they are planned once."""
+    rendered = np.zeros((H, W, 3), np.uint8)
+    keys = _Keys()
+    ahead = KeyframesAhead(tmp_path / "ahead", _cache(tmp_path / "motion", 20),
+                           RenderOptions(lookahead=INTERVAL), lambda i: rendered,
+                           lambda i: i < 12, lambda i: rendered, keys, torch.device("cpu"))
+    assert len(ahead.anchors(9, [(rendered, _pan(SHIFT))])) == 1
+    assert ahead.segment == Segment(8, 11, 16)
+    assert ahead.anchors(12, [(rendered, _pan(SHIFT))]) == []
+    assert ahead.anchors(16, [(rendered, _pan(SHIFT))]) == []
+    assert [call[0] for call in keys.calls] == [11]
