@@ -2,8 +2,9 @@
 default budget, measured on the decoded output files.
 
 Clips (``--frames``, 48 by default): a camera pan over tubingen.jpg (exact flow known: 2 px
-a frame), a static scene (identical frames of golden_gate.jpg: any change is drift), and the
-real clip ../shared/data/video/bedroom/bedroom.mp4 (200 frames; its first ``--frames``).
+a frame; ``pan-night``: the same pan over hoovertowernight.jpg), a static scene (identical
+frames of golden_gate.jpg: any change is drift), and the real clip
+../shared/data/video/bedroom/bedroom.mp4 (200 frames; its first ``--frames``).
 Every render goes through the same pipeline as ``stylevid render`` (work folder, H.264
 output); only ``--temporal-weight 0`` (independent frames), ``--long-term`` and ``--passes``
 differ from the defaults, and the size is small.
@@ -39,6 +40,7 @@ DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "scripts" / "results"
 STYLE = DATA / "style" / "starry_night.jpg"
 PAN_STEP = 2
+PANS = {"pan": "tubingen.jpg", "pan-night": "hoovertowernight.jpg"}
 
 
 def make_clips(folder: Path, names: list[str], size: int,
@@ -47,13 +49,15 @@ def make_clips(folder: Path, names: list[str], size: int,
     to render (None: all of it)."""
     clips: dict[str, tuple[Path, list | None, float | None]] = {}
     width, height = size, size * 2 // 3
-    if "pan" in names:
-        photo = read_image(DATA / "content/tubingen.jpg")
-        path = folder / "pan.mp4"
+    for name, picture in PANS.items():
+        if name not in names:
+            continue
+        photo = read_image(DATA / "content" / picture)
+        path = folder / f"{name}.mp4"
         write_clip(pan_frames(photo, frames, width, height, PAN_STEP), path, audio=False)
         forward = np.zeros((height, width, 2), np.float32)
         forward[..., 0] = -PAN_STEP  # frame t-1 at x is frame t at x - 2
-        clips["pan"] = (path, [forward] * (frames - 1), None)
+        clips[name] = (path, [forward] * (frames - 1), None)
     if "static" in names:
         photo = read_image(DATA / "content/golden_gate.jpg")
         still = pan_frames(photo, 1, width, height, 0)[0]
@@ -70,6 +74,7 @@ def make_clips(folder: Path, names: list[str], size: int,
 MODES = {
     "independent": dict(temporal_weight=0.0),
     "single-pass": {},
+    "no keyframes ahead": dict(lookahead=0),  # single pass as before keyframes ahead
     "long-term": dict(long_term=True),  # single pass, J = {1, 2, 4}
     "multi-pass (3)": dict(passes=3),
 }
@@ -119,19 +124,24 @@ def main() -> None:
                         help="frames of each clip (the bedroom clip has 200)")
     parser.add_argument("--work", default="/tmp/stylevid-bench-video")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--style", type=Path, default=STYLE,
+                        help="style picture (results of another than starry_night.jpg are "
+                             "kept as video_quality_CLIP-STYLE.json)")
     args = parser.parse_args()
+    style = args.style
     torch.set_num_threads(args.threads)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     params = StyleParams(size=args.size, iterations=150)  # `stylevid render` defaults
     stylizer = CountingStylizer(params)
-    meter = LossMeter(read_image(STYLE))
-    regions = [Region(None, (StyleImage(read_image(STYLE)),))]
+    meter = LossMeter(read_image(style))
+    regions = [Region(None, (StyleImage(read_image(style)),))]
     machine = (f"{cpu_description()}, {args.threads} threads, torch {torch.__version__}, "
                f"precision {resolve_precision(params.precision, stylizer.device)}")
     print(machine, flush=True)
     clips = make_clips(work, args.clips.split(","), args.size, args.frames)
-    for clip, (path, truth, duration) in clips.items():
+    for name, (path, truth, duration) in clips.items():
+        clip = name if style == STYLE else f"{name}-{style.stem}"
         results_path = RESULTS / f"video_quality_{clip}.json"
         results = {"machine": machine, "size": args.size}
         if results_path.is_file():  # other modes measured earlier, by another run
@@ -153,7 +163,7 @@ def main() -> None:
                     first_frame.append(stylizer.evaluations)
 
             began = time.perf_counter()
-            summary = render_video(path, out, [str(STYLE)], stylizer, options,
+            summary = render_video(path, out, [str(style)], stylizer, options,
                                    regions_for=lambda _i, _c: regions,
                                    on_frame=on_frame, on_step=counter)
             seconds = time.perf_counter() - began

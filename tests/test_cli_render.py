@@ -221,6 +221,7 @@ def test_zero_frame_video_exits_2(tmp_path):
     ("--fps", "0", "must be > 0"),
     ("--cut-threshold", "2", "must be <= 1"),
     ("--passes", "0", "must be >= 1"),
+    ("--lookahead", "-4", "must be >= 0"),
     ("--iterations", "2.5", "must be a whole number"),
 ])
 def test_nonsense_numbers_are_refused_before_any_work(tmp_path, capsys, option, value,
