@@ -33,7 +33,7 @@ from .config import RayOptions, RegionSpec, RenderOptions, StyleParams, StyleSpe
 from .engine import Region, Stylizer
 from .errors import UserError
 from .imageio import read_image, to_tensor, write_image
-from .motion import Motion, MotionCache, carried
+from .motion import MotionCache, carried
 from .objective import PixelAnchor
 from .ray_pool import WorkerPool
 from .render import (
@@ -49,7 +49,6 @@ from .render import (
     render_frames,
     write_output,
 )
-from .temporal import consistent_fraction
 from .video import VideoInfo, output_size, probe, read_frames
 from .video_regions import carried_along_flow, from_clip_start, regions_source
 from .workdir import WorkDir
@@ -114,7 +113,7 @@ def find_cuts(frames: int, cache: MotionCache, threshold: float) -> list[int]:
         motion = cache.load(index, index - 1)
         if motion is None:
             raise UserError(f"the motion of frame {index} is missing from {cache.folder}")
-        if consistent_fraction(motion.weights) < threshold:
+        if motion.is_cut(threshold):
             cuts.append(index)
     return cuts
 
@@ -270,16 +269,16 @@ class ChunkWorker:
             content = next(self._frames(task, info, task.index))
             regions = self._regions(task, info, task.index)(task.index, content)
             renderer = VideoRenderer(self._stylizer(task.styles), self.options)
-            neighbours = []
-            if task.previous is not None:
-                earlier = read_image(keyframe_path(task.keyframes, task.previous))
-                frame = self._decoded_on_use(task, info, task.previous, task.index + 1)
-                *_, (_, image, weights) = carried(
-                    earlier, MotionCache(task.motion), range(task.previous, task.index + 1),
-                    frame, self.options.flow_method, self.options.flow_preset)
-                neighbours = [(image, Motion.still(weights))]
+            if task.previous is None:
+                image = renderer.stylize_frame(content, regions)[0]
+            else:
+                image = renderer.continued(
+                    read_image(keyframe_path(task.keyframes, task.previous)),
+                    range(task.previous, task.index + 1), MotionCache(task.motion),
+                    self._decoded_on_use(task, info, task.previous, task.index + 1),
+                    content, regions)
             task.path.parent.mkdir(parents=True, exist_ok=True)
-            write_image(task.path, renderer.stylize_frame(content, regions, neighbours)[0])
+            write_image(task.path, image)
         return task.video, task.index
 
     def render(self, task: ChunkTask) -> tuple[int, str, int]:

@@ -29,11 +29,10 @@ from .config import RenderOptions
 from .imageio import read_image, to_tensor, write_image
 from .motion import Motion, MotionCache, carried
 from .objective import PixelAnchor
-from .temporal import consistent_fraction
 
-# Renders a keyframe: (frame index, its start carried from the segment's first frame, the
-# start's reliability) -> stylized frame.
-RenderKey = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
+# Renders a keyframe: (segment start, keyframe index) -> the keyframe, continuing the start's
+# stylized frame (render.VideoRenderer.continued).
+RenderKey = Callable[[int, int], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -61,14 +60,12 @@ class KeyframesAhead:
 
     def __init__(self, folder: Path, cache: MotionCache, options: RenderOptions,
                  frame: Callable[[int], np.ndarray], available: Callable[[int], bool],
-                 rendered: Callable[[int], np.ndarray], render_key: RenderKey,
-                 device: torch.device) -> None:
+                 render_key: RenderKey, device: torch.device) -> None:
         self.folder = folder
         self.cache = cache
         self.options = options
         self.frame = frame  # content frame i (those of the segment being planned)
         self.available = available  # whether the range has frame i
-        self.rendered = rendered  # the stylized frame i (a segment's start)
         self.render_key = render_key
         self.device = device
         self.segment: Segment | None = None
@@ -109,9 +106,7 @@ class KeyframesAhead:
         if path.is_file():
             key = read_image(path)
         else:
-            *_, (_, image, weights) = carried(self.rendered(start), self.cache,
-                                              range(start, end + 1), self.frame, method, preset)
-            key = self.render_key(end, image, weights)
+            key = self.render_key(start, end)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_image(path, key)
         self.guides[end] = (key, np.ones(key.shape[:2], np.float32))
@@ -123,4 +118,4 @@ class KeyframesAhead:
         """Whether frame ``index`` starts a new shot (as the render decides it)."""
         motion = self.cache.get(index, index - 1, self.frame, self.options.flow_method,
                                 self.options.flow_preset)
-        return consistent_fraction(motion.weights) < self.options.cut_threshold
+        return motion.is_cut(self.options.cut_threshold)

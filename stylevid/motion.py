@@ -19,7 +19,7 @@ import numpy as np
 
 from .flow import compute_flow, sample_grid
 from .fsutil import atomic_path
-from .temporal import consistency_weights
+from .temporal import consistency_weights, consistent_fraction
 
 # Warping the stylized history: Lanczos (8x8) instead of bilinear. Each frame's history has
 # been resampled once per earlier frame; bilinear sampling at a half-pixel shift halves the
@@ -43,6 +43,11 @@ class Motion:
         flow = self.flow.astype(np.float16).astype(np.float32)
         weights = (np.round(np.clip(self.weights, 0, 1) * 255) / 255).astype(np.float32)
         return Motion(flow, weights)
+
+    def is_cut(self, threshold: float) -> bool:
+        """Whether the target frame starts a new shot: the fraction of its pixels whose
+        motion is consistent collapses below ``threshold`` (RenderOptions.cut_threshold)."""
+        return consistent_fraction(self.weights) < threshold
 
     @staticmethod
     def still(weights: np.ndarray) -> Motion:

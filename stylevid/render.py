@@ -22,10 +22,10 @@ from .fsutil import check_writable
 from .imageio import check_image_source, to_array, to_tensor
 from .lookahead import KeyframesAhead
 from .memory import check_fits
-from .motion import Motion, MotionCache, MotionPrefetcher
+from .motion import Motion, MotionCache, MotionPrefetcher, carried
 from .objective import PixelAnchor
 from .still import finish
-from .temporal import beyond_source, consistent_fraction, long_term_weights
+from .temporal import beyond_source, long_term_weights
 from .video import (
     FRAME_SUFFIXES,
     VIDEO_SUFFIXES,
@@ -167,6 +167,20 @@ class VideoRenderer:
         return finish(result.image, content, p), result.losses[-1]
 
 
+    def continued(self, earlier: np.ndarray, path: Sequence[int], cache: MotionCache,
+                  frame: Callable[[int], np.ndarray], content: np.ndarray,
+                  regions: Sequence[Region]) -> np.ndarray:
+        """Frame ``path[-1]`` (``content``) rendered as a later frame of ``earlier`` (the
+        stylized frame ``path[0]``) carried to it frame by frame along the cached flow,
+        Ruder's weights multiplied along the way: a Ray chunk's keyframe from the one before,
+        a keyframe ahead from the current frame. ``frame(i)`` gives content frame i, should
+        a flow be missing."""
+        o = self.options
+        *_, (_, image, weights) = carried(earlier, cache, path, frame, o.flow_method,
+                                          o.flow_preset)
+        return self.stylize_frame(content, regions, [(image, Motion.still(weights))])[0]
+
+
 def _composite(warped: Sequence[np.ndarray], motions: Sequence[Motion],
                content: np.ndarray) -> np.ndarray:
     """The start of a later frame: each pixel from the first warped neighbour that is
@@ -256,14 +270,14 @@ def render_frames(
 
     ahead = None
     if options.lookahead > 1 and options.temporal_weight > 0:
-        def render_key(index: int, start: np.ndarray, weights: np.ndarray) -> np.ndarray:
-            neighbour = [(start, Motion.still(weights))]
-            return renderer.stylize_frame(contents[index], regions[index], neighbour)[0]
+        def render_key(start: int, end: int) -> np.ndarray:
+            earlier = recent[start] if start in recent else work.read_frame(start)
+            return renderer.continued(earlier, range(start, end + 1), work.motion,
+                                      contents.__getitem__, contents[end], regions[end])
 
         ahead = KeyframesAhead(work.root / "ahead", work.motion, options, contents.__getitem__,
                                lambda i: (i < decoded[0] or not decoded[1]) and (
                                    keyframes_before is None or i < keyframes_before),
-                               lambda i: recent[i] if i in recent else work.read_frame(i),
                                render_key, renderer.stylizer.device)
     cuts: list[int] = []
     rendered = count = 0
@@ -316,7 +330,7 @@ def _earlier(index: int, motion: Motion | None, recent: dict[int, np.ndarray],
     """Earlier stylized frames with this frame's motion to them (empty: start fresh)."""
     if motion is None or options.temporal_weight == 0:
         return []
-    if consistent_fraction(motion.weights) < options.cut_threshold:
+    if motion.is_cut(options.cut_threshold):
         cuts.append(index)
         return []
     neighbours = [(recent[index - 1], motion)]
@@ -356,8 +370,8 @@ def refine_pass(
     cache = work.motion
     step = 1 if pass_index % 2 else -1
     order = range(count) if step == 1 else range(count - 1, -1, -1)
-    cuts = {i for i in range(1, count) if consistent_fraction(
-        _cached(cache, i, i - 1, contents, options).weights) < options.cut_threshold}
+    cuts = {i for i in range(1, count)
+            if _cached(cache, i, i - 1, contents, options).is_cut(options.cut_threshold)}
     done: dict[int, np.ndarray] = {}
     rendered = 0
     for position, index in enumerate(order):

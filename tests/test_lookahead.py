@@ -5,9 +5,12 @@ known."""
 import numpy as np
 import torch
 
-from stylevid.config import RenderOptions
+from stylevid.config import RenderOptions, StyleParams
+from stylevid.engine import StylizeResult
+from stylevid.imageio import to_tensor
 from stylevid.lookahead import KeyframesAhead, Segment
 from stylevid.motion import Motion, MotionCache
+from stylevid.render import VideoRenderer
 
 W, H, SHIFT, INTERVAL, CUT = 24, 6, 2, 8, 5
 
@@ -37,39 +40,69 @@ def _cache(folder, frames: int) -> MotionCache:
 
 
 class _Keys:
-    """Renders keyframes as a fixed random picture and records what each started from."""
+    """Renders keyframes as a fixed random picture and records which (start, end) each
+    continued."""
 
     def __init__(self) -> None:
         self.picture = np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8)
-        self.calls: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self.calls: list[tuple[int, int]] = []
 
-    def __call__(self, index: int, start: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        self.calls.append((index, start, weights))
+    def __call__(self, start: int, end: int) -> np.ndarray:
+        self.calls.append((start, end))
         return self.picture
 
 
-def _ahead(tmp_path, keys: _Keys, rendered: np.ndarray, frames: int = 20) -> KeyframesAhead:
-    def missing(index: int) -> np.ndarray:
-        raise AssertionError(f"flow of frame {index} should come from the cache")
+def _missing(index: int) -> np.ndarray:
+    raise AssertionError(f"flow of frame {index} should come from the cache")
 
+
+def _ahead(tmp_path, keys: _Keys, frames: int = 20) -> KeyframesAhead:
     return KeyframesAhead(tmp_path / "ahead", _cache(tmp_path / "motion", frames),
-                          RenderOptions(lookahead=INTERVAL), missing, lambda i: i < frames,
-                          lambda i: rendered, keys, torch.device("cpu"))
+                          RenderOptions(lookahead=INTERVAL), _missing, lambda i: i < frames,
+                          keys, torch.device("cpu"))
+
+
+class _Recorder:
+    """A Stylizer stand-in that records the start and anchors of a frame."""
+
+    device = torch.device("cpu")
+    params = StyleParams(size=W, iterations=3)
+
+    def stylize(self, content, regions, *, init=None, anchors=(), **_):
+        self.init, self.anchors = init, list(anchors)
+        return StylizeResult(to_tensor(content), [0.0])
+
+
+def test_a_continued_frame_starts_from_the_earlier_one_carried_and_is_held_where_reached(
+        tmp_path):
+    """How a keyframe (ahead, or a Ray chunk's) continues an earlier stylized frame: frame 8
+    from frame 5's result carried 3 frames (6 px) along the pan."""
+    rendered = np.random.default_rng(1).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    recorder = _Recorder()
+    renderer = VideoRenderer(recorder, RenderOptions())  # type: ignore[arg-type]
+    renderer.continued(rendered, range(5, 9), _cache(tmp_path, 20), _missing,
+                       np.zeros((H, W, 3), np.uint8), [])
+    start = recorder.init[0].permute(1, 2, 0).numpy() * 255
+    # it starts from the carried frame where the carry reached, from the content (here
+    # black) where it did not, as at a disocclusion (the last row and column: beyond the edge)
+    np.testing.assert_allclose(start[:, :W - 7], rendered[:, 6:-1], atol=1e-3)
+    np.testing.assert_allclose(start[:-1, W - 7:-1], 0.0, atol=1e-3)
+    # held where the carry reached (the product of the weights along the way), free elsewhere
+    [temporal] = recorder.anchors
+    weights = temporal.confidence[0, 0].numpy()
+    assert weights[:, :W - 7].min() == 1.0 and weights[:, W - 7:].max() == 0.0
+    assert temporal.weight == RenderOptions().temporal_weight
 
 
 def test_keyframe_ahead_paints_what_each_frame_sees_first(tmp_path):
     rendered = np.random.default_rng(1).integers(0, 256, (H, W, 3), dtype=np.uint8)
     keys = _Keys()
-    ahead = _ahead(tmp_path, keys, rendered)
+    ahead = _ahead(tmp_path, keys)
     [anchor] = ahead.anchors(6, [(rendered, _pan(SHIFT))])
-    # frame 5 is a cut: the segment starts there and ends on the grid, at frame 8
+    # frame 5 is a cut: the segment starts there and ends on the grid, at frame 8, whose
+    # keyframe continues frame 5
     assert ahead.segment == Segment(5, 8, 8)
-    [(index, start, weights)] = keys.calls
-    assert index == 8
-    # the keyframe starts from frame 5's result carried 3 frames (6 px) along the pan ...
-    np.testing.assert_array_equal(start[:, :W - 6], rendered[:, 6:])
-    # ... held where that reached (the product of the weights along the way), free elsewhere
-    assert weights[:, :W - 7].min() == 1.0 and weights[:, W - 7:].max() == 0.0
+    assert keys.calls == [(5, 8)]
     # frame 6 is guided by the keyframe carried back 2 frames (4 px): frame6(x) = key(x - 4)
     target = anchor.target[0].permute(1, 2, 0).numpy() * 255
     np.testing.assert_allclose(target[:, 4:], keys.picture[:, :W - 4], atol=1e-3)
@@ -83,22 +116,22 @@ def test_keyframe_ahead_paints_what_each_frame_sees_first(tmp_path):
 def test_segments_follow_the_grid_and_end_before_a_cut(tmp_path):
     rendered = np.zeros((H, W, 3), np.uint8)
     keys = _Keys()
-    ahead = _ahead(tmp_path, keys, rendered)
+    ahead = _ahead(tmp_path, keys)
     ahead.anchors(1, [(rendered, _pan(SHIFT))])
     assert ahead.segment == Segment(0, 4, 4)  # frame 5 starts a new shot
     ahead.anchors(9, [(rendered, _pan(SHIFT))])
     assert ahead.segment == Segment(8, 16, 16)
     ahead.anchors(17, [(rendered, _pan(SHIFT))])
     assert ahead.segment == Segment(16, 19, 24)  # the clip's last frame
-    assert [call[0] for call in keys.calls] == [4, 16, 19]
+    assert keys.calls == [(0, 4), (8, 16), (16, 19)]
 
 
 def test_a_resumed_render_reads_the_keyframe_it_planned_before(tmp_path):
     rendered = np.random.default_rng(2).integers(0, 256, (H, W, 3), dtype=np.uint8)
     keys = _Keys()
-    first = _ahead(tmp_path, keys, rendered).anchors(9, [(rendered, _pan(SHIFT))])
+    first = _ahead(tmp_path, keys).anchors(9, [(rendered, _pan(SHIFT))])
     resumed_keys = _Keys()
-    resumed = _ahead(tmp_path, resumed_keys, rendered)  # a new process, mid-segment
+    resumed = _ahead(tmp_path, resumed_keys)  # a new process, mid-segment
     again = resumed.anchors(13, [(rendered, _pan(SHIFT))])
     assert resumed.segment == Segment(8, 16, 16) and resumed_keys.calls == []
     assert len(first) == len(again) == 1
@@ -112,10 +145,10 @@ def test_frames_past_the_last_keyframe_place_get_no_guide(tmp_path):
     rendered = np.zeros((H, W, 3), np.uint8)
     keys = _Keys()
     ahead = KeyframesAhead(tmp_path / "ahead", _cache(tmp_path / "motion", 20),
-                           RenderOptions(lookahead=INTERVAL), lambda i: rendered,
-                           lambda i: i < 12, lambda i: rendered, keys, torch.device("cpu"))
+                           RenderOptions(lookahead=INTERVAL), _missing, lambda i: i < 12,
+                           keys, torch.device("cpu"))
     assert len(ahead.anchors(9, [(rendered, _pan(SHIFT))])) == 1
     assert ahead.segment == Segment(8, 11, 16)
     assert ahead.anchors(12, [(rendered, _pan(SHIFT))]) == []
     assert ahead.anchors(16, [(rendered, _pan(SHIFT))]) == []
-    assert [call[0] for call in keys.calls] == [11]
+    assert keys.calls == [(8, 11)]
