@@ -49,7 +49,8 @@ def sync(device: torch.device) -> None:
 
 
 class PlainVGG(nn.Module):
-    """Textbook VGG-19: every layer up to relu5_4 evaluated, weights trainable."""
+    """Textbook VGG-19: every layer up to relu5_4 evaluated, weights trainable. Its
+    convolutions mirror their input at the edges as stylevid's do, so both compute one loss."""
 
     def __init__(self, pooling: str) -> None:
         super().__init__()
@@ -59,7 +60,7 @@ class PlainVGG(nn.Module):
         for name in LAYER_NAMES[: LAYER_NAMES.index("relu5_4") + 1]:
             if name.startswith("conv"):
                 w, b = weights[name]
-                conv = nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1)
+                conv = nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1, padding_mode="reflect")
                 conv.weight.data.copy_(w)
                 conv.bias.data.copy_(b)
                 layers.append(conv)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stylevid.config import RenderOptions, StyleParams
+from stylevid.config import VIDEO_ITERATIONS, RenderOptions, StyleParams
 from stylevid.device import cpu_description, resolve_precision
 from stylevid.engine import Region, StyleImage, Stylizer
 from stylevid.evaluate import LossMeter, evaluate_clip, sharpness
@@ -124,6 +124,13 @@ def main() -> None:
                         help="frames of each clip (the bedroom clip has 200)")
     parser.add_argument("--work", default="/tmp/stylevid-bench-video")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=VIDEO_ITERATIONS,
+                        help="most iterations of a later frame (results at other than "
+                             "`stylevid render`'s default are kept as "
+                             "video_quality_CLIP-itN.json)")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                        help="VGG arithmetic (results in bf16 are kept as "
+                             "video_quality_CLIP-bf16.json)")
     parser.add_argument("--style", type=Path, default=STYLE,
                         help="style picture (results of another than starry_night.jpg are "
                              "kept as video_quality_CLIP-STYLE.json)")
@@ -132,16 +139,20 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    params = StyleParams(size=args.size, iterations=150)  # `stylevid render` defaults
+    params = StyleParams(size=args.size, iterations=args.iterations,
+                         precision=args.precision)
     stylizer = CountingStylizer(params)
+    precision = resolve_precision(params.precision, stylizer.device)
     meter = LossMeter(read_image(style))
     regions = [Region(None, (StyleImage(read_image(style)),))]
     machine = (f"{cpu_description()}, {args.threads} threads, torch {torch.__version__}, "
-               f"precision {resolve_precision(params.precision, stylizer.device)}")
+               f"precision {precision}")
     print(machine, flush=True)
     clips = make_clips(work, args.clips.split(","), args.size, args.frames)
     for name, (path, truth, duration) in clips.items():
         clip = name if style == STYLE else f"{name}-{style.stem}"
+        clip += "-bf16" if precision == "bf16" else ""
+        clip += f"-it{args.iterations}" if args.iterations != VIDEO_ITERATIONS else ""
         results_path = RESULTS / f"video_quality_{clip}.json"
         results = {"machine": machine, "size": args.size}
         if results_path.is_file():  # other modes measured earlier, by another run
@@ -270,8 +281,10 @@ def write_markdown() -> None:
                for path in sorted(RESULTS.glob("video_quality_*.json"))}
     machines = sorted({f"{r['machine']}, {r['size']} px" for r in by_clip.values()})
     lines = [f"# Video quality along long clips ({'; '.join(machines)})", "",
-             "Decoded H.264 outputs; `stylevid render` defaults (150 iterations per later "
-             "frame, 500 for a shot's first, early stop) except the mode. Warping error under "
+             f"Decoded H.264 outputs; `stylevid render` defaults ({VIDEO_ITERATIONS} iterations "
+             "per later frame, 500 for a shot's first, early stop) except the mode and where "
+             "the clip's name says otherwise (-itN: N iterations per later frame; -bf16: bf16 "
+             "convolutions). Warping error under "
              "the exact flow where known (pan, static), else DIS flow of the original. "
              "Ratios are against independent frames (on long clips only every "
              f"{SAMPLE}th frame is stylized independently, `{SAMPLED}`, and encoded "

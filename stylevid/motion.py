@@ -115,18 +115,29 @@ class MotionCache:
         return towards_source
 
 
+def carried_weights(cache: MotionCache, path: Sequence[int],
+                    frame: Callable[[int], np.ndarray], method: str, preset: str
+                    ) -> Iterator[tuple[int, Motion, np.ndarray]]:
+    """How reliably each pixel of every later frame of ``path`` is reached from frame
+    ``path[0]`` along the cached flow, frame by frame: (frame, its motion towards the frame
+    before it on the path, weights), the weights the product of Ruder's along the way (0
+    where any step was unreliable). ``frame(i)`` gives content frame i, should a flow be
+    missing."""
+    weights: np.ndarray | None = None
+    for source, target in zip(path, path[1:], strict=False):
+        motion = cache.get(target, source, frame, method, preset)
+        weights = motion.weights if weights is None else motion.weights * motion.warp(weights)
+        yield target, motion, weights
+
+
 def carried(image: np.ndarray, cache: MotionCache, path: Sequence[int],
             frame: Callable[[int], np.ndarray], method: str, preset: str
             ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """``image`` (a stylized frame ``path[0]``) carried frame by frame along the cached
     flow to each later frame of ``path`` (small motions, accurate flow): (frame, image
-    there, weights), the weights the product of Ruder's along the way (0 where any step was
-    unreliable). ``frame(i)`` gives content frame i, should a flow be missing."""
-    weights = np.ones(image.shape[:2], np.float32)
-    for source, target in zip(path, path[1:], strict=False):
-        motion = cache.get(target, source, frame, method, preset)
+    there, weights as :func:`carried_weights` gives them)."""
+    for target, motion, weights in carried_weights(cache, path, frame, method, preset):
         image = motion.warp(image)
-        weights = motion.weights * motion.warp(weights)
         yield target, image, weights
 
 

@@ -43,7 +43,8 @@ LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 # 5: each point evaluated once, and the plateau judged from the 6th evaluation on
 #    (optimize.optimize_image): a frame may stop at another iteration
 # 6: the pixels a frame sees first are painted by a keyframe ahead (RenderOptions.lookahead)
-FORMAT_VERSION = 6
+# 7: no keyframe ahead where it would guide nothing (a still shot)
+FORMAT_VERSION = 7
 
 
 @dataclass
@@ -169,7 +170,9 @@ class VideoRenderer:
 
     def continued(self, earlier: np.ndarray, path: Sequence[int], cache: MotionCache,
                   frame: Callable[[int], np.ndarray], content: np.ndarray,
-                  regions: Sequence[Region]) -> np.ndarray:
+                  regions: Sequence[Region],
+                  on_step: Callable[[int, float, torch.Tensor], None] | None = None
+                  ) -> np.ndarray:
         """Frame ``path[-1]`` (``content``) rendered as a later frame of ``earlier`` (the
         stylized frame ``path[0]``) carried to it frame by frame along the cached flow,
         Ruder's weights multiplied along the way: a Ray chunk's keyframe from the one before,
@@ -178,7 +181,8 @@ class VideoRenderer:
         o = self.options
         *_, (_, image, weights) = carried(earlier, cache, path, frame, o.flow_method,
                                           o.flow_preset)
-        return self.stylize_frame(content, regions, [(image, Motion.still(weights))])[0]
+        return self.stylize_frame(content, regions, [(image, Motion.still(weights))],
+                                  on_step=on_step)[0]
 
 
 def _composite(warped: Sequence[np.ndarray], motions: Sequence[Motion],
@@ -273,7 +277,8 @@ def render_frames(
         def render_key(start: int, end: int) -> np.ndarray:
             earlier = recent[start] if start in recent else work.read_frame(start)
             return renderer.continued(earlier, range(start, end + 1), work.motion,
-                                      contents.__getitem__, contents[end], regions[end])
+                                      contents.__getitem__, contents[end], regions[end],
+                                      on_step)
 
         ahead = KeyframesAhead(work.root / "ahead", work.motion, options, contents.__getitem__,
                                lambda i: (i < decoded[0] or not decoded[1]) and (

@@ -11,6 +11,7 @@ from stylevid.imageio import to_tensor
 from stylevid.lookahead import KeyframesAhead, Segment
 from stylevid.motion import Motion, MotionCache
 from stylevid.render import VideoRenderer
+from stylevid.temporal import consistency_weights
 
 W, H, SHIFT, INTERVAL, CUT = 24, 6, 2, 8, 5
 
@@ -152,3 +153,22 @@ def test_frames_past_the_last_keyframe_place_get_no_guide(tmp_path):
     assert ahead.anchors(12, [(rendered, _pan(SHIFT))]) == []
     assert ahead.anchors(16, [(rendered, _pan(SHIFT))]) == []
     assert keys.calls == [(8, 11)]
+
+
+def test_a_still_shot_gets_no_keyframe(tmp_path):
+    """Nothing is new in a still shot, so a keyframe ahead would guide nothing and is not
+    rendered. (Ruder's checker leaves every frame's last row and column unreliable even
+    without motion: they are new to each frame, but unreachable from the keyframe too.)"""
+    still = np.zeros((H, W, 2), np.float32)
+    cache = MotionCache(tmp_path / "motion")
+    for target in range(1, 20):
+        motion = Motion(still, consistency_weights(still, still)).stored()
+        assert motion.weights[-1].max() < 0.5 and motion.weights[:-3, :-3].min() == 1.0
+        cache.save(target, target - 1, motion)
+        cache.save(target - 1, target, motion)
+    keys = _Keys()
+    ahead = KeyframesAhead(tmp_path / "ahead", cache, RenderOptions(lookahead=INTERVAL),
+                           lambda i: np.zeros((H, W, 3), np.uint8), lambda i: i < 20, keys,
+                           torch.device("cpu"))
+    assert ahead.anchors(9, [(np.zeros((H, W, 3), np.uint8), cache.load(9, 8))]) == []
+    assert ahead.segment == Segment(8, 16, 16) and keys.calls == []
