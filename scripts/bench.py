@@ -391,7 +391,7 @@ def markdown(result: dict) -> str:
     t = result["time_to_target"]
     reached = (f"{t['ours_seconds_to_target']:.1f} s, {t['ratio']:.2f} of the reference's time "
                f"({t['ours_full_size_iterations']} full-size iterations)"
-               if t["ours_seconds_to_target"] else "not reached")
+               if t["ours_seconds_to_target"] else f"not reached ({closest(t)})")
     saved = (f" (its saved image, clamped to [0, 1], has loss {t['reference_saved_loss']:.4g})"
              if t.get("reference_saved_loss") else "")
     lines += ["", f"Time to target, {t['size']}: the reference reaches loss "
@@ -409,6 +409,18 @@ def markdown(result: dict) -> str:
                      f"{v['s_per_frame_after_first']:.2f} s per frame (flow computed in "
                      "parallel).")
     return "\n".join(lines) + "\n"
+
+
+def closest(t: dict) -> str:
+    """How near stylevid came to a target it did not reach, and when the reference was as
+    near."""
+    seconds, best = min(t["ours_curve"], key=lambda point: point[1])
+    reference = next((s for s, loss in t["reference_curve"] if loss <= best), None)
+    when = (f"; the reference reached that loss after {reference:.1f} s, so stylevid took "
+            f"{seconds / reference:.2f} of its time" if reference else "")
+    return (f"{t['ours_full_size_iterations']} full-size iterations; its lowest loss, "
+            f"{best:.5g}, {best / t['target_loss'] - 1:.2%} above the target, after "
+            f"{seconds:.1f} s{when}")
 
 
 def device_name(device: torch.device) -> str:

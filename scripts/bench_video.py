@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -298,9 +299,17 @@ def write_markdown() -> None:
              "| style loss vs independent (clip / last quarter) "
              "| drift (max mean-colour change, /255) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
+    def independent(clip: str) -> dict | None:
+        """Independent frames of ``clip``, or of the same clip at the default budget."""
+        for name in (clip, re.sub(r"-it\d+$", "", clip)):
+            result = by_clip.get(name, {})
+            if result.get("independent") or result.get(SAMPLED):
+                return result.get("independent") or result.get(SAMPLED)
+        return None
+
     for clip, result in by_clip.items():
         modes = {k: v for k, v in result.items() if k not in ("machine", "size")}
-        base = modes.get("independent") or modes.get(SAMPLED)
+        base = independent(clip)
         for mode, entry in modes.items():
             s = entry["summary"]
             key = "warping_truth" if "warping_truth" in s else "warping"

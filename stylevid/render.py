@@ -222,6 +222,18 @@ def _settled(start: np.ndarray, weights: np.ndarray, anchors: Sequence[PixelAnch
 
 
 @dataclass
+class _Decoded:
+    """How far the decoder has read a range: frames so far, and whether it has ended."""
+
+    count: int = 0
+    ended: bool = False
+
+    def may_have(self, index: int) -> bool:
+        """Whether the range has frame ``index`` (read, or not ruled out yet)."""
+        return index < self.count or not self.ended
+
+
+@dataclass
 class RangeResult:
     """Frames of a range seen, rendered now, and where new shots started."""
 
@@ -257,7 +269,7 @@ def render_frames(
     recent: dict[int, np.ndarray] = {}  # stylized frames by index (last 4)
     contents: dict[int, np.ndarray] = {}  # content frames read and not yet passed
     regions: dict[int, Sequence[Region]] = {}
-    decoded = [0, False]  # frames read so far, and whether the range ended
+    decoded = _Decoded()
 
     def read() -> Iterator[tuple[int, np.ndarray]]:
         frames = islice(read_frames(source, info, *size, options.start, options.duration),
@@ -268,9 +280,9 @@ def render_frames(
             # frame after frame (masks along the flow): ask for every frame, in order, so a
             # resumed render builds the same regions as an uninterrupted one.
             regions[index] = regions_for(first + index, content)
-            decoded[0] = index + 1
+            decoded.count = index + 1
             yield index, content
-        decoded[1] = True
+        decoded.ended = True
 
     ahead = None
     if options.lookahead > 1 and options.temporal_weight > 0:
@@ -281,7 +293,7 @@ def render_frames(
                                       on_step)
 
         ahead = KeyframesAhead(work.root / "ahead", work.motion, options, contents.__getitem__,
-                               lambda i: (i < decoded[0] or not decoded[1]) and (
+                               lambda i: decoded.may_have(i) and (
                                    keyframes_before is None or i < keyframes_before),
                                render_key, renderer.stylizer.device)
     cuts: list[int] = []
