@@ -6,9 +6,10 @@ import numpy as np
 from skimage import color, exposure
 
 
-def match_style_colors(style: np.ndarray, content: np.ndarray) -> np.ndarray:
-    """Colour histogram matching: the style image re-coloured with the content's colours."""
-    matched = exposure.match_histograms(style, content, channel_axis=-1)
+def match_colors(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Colour histogram matching, per channel: ``image`` re-coloured with the colours of
+    ``reference`` (RGB pixels, ``(..., 3)``, as many dimensions as ``image``)."""
+    matched = exposure.match_histograms(image, reference, channel_axis=-1)
     return np.clip(matched, 0, 255).round().astype(np.uint8)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .color import match_style_colors
+from .color import match_colors
 from .config import RegionSpec, StyleParams, StyleSpec
 from .engine import Region, StyleImage
 from .errors import UserError
@@ -83,7 +83,7 @@ def load_styles(specs: Sequence[StyleSpec], content: np.ndarray,
     for spec in specs:
         picture = read_image(spec.path)
         if params.preserve_colors == "histogram":
-            picture = match_style_colors(picture, content)
+            picture = match_colors(picture, content)
         mask = _style_mask(spec.mask, picture) if spec.mask else None
         styles.append(StyleImage(picture, spec.weight, mask))
     return tuple(styles)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .color import match_colors
 from .config import RenderOptions, StyleParams
 from .engine import Region, Stylizer
 from .errors import UserError
@@ -43,7 +44,8 @@ LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 # 5: each point evaluated once, and the plateau judged from the 6th evaluation on
 #    (optimize.optimize_image): a frame may stop at another iteration
 # 6: the pixels a frame sees first are painted by a keyframe ahead (RenderOptions.lookahead)
-# 7: no keyframe ahead where it would guide nothing (a still shot)
+# 7: no keyframe ahead where it would guide nothing (a still shot); disocclusions start from
+#    the content in the colours of the covered pixels
 FORMAT_VERSION = 7
 
 
@@ -192,8 +194,12 @@ def _composite(warped: Sequence[np.ndarray], motions: Sequence[Motion],
     move brings them into view; its weights are 0 there) start from that neighbour mirrored
     beyond its edge: painted strokes, which the content loss then reshapes (on the pan
     benchmark, style loss 6.4e7 against 8.1e7 when they start from the content). Pixels no
-    neighbour reliably shows inside the frame (disocclusions) start like an independent
-    frame, from the content."""
+    neighbour reliably shows inside the frame (disocclusions) start from the content
+    re-coloured with the colours of the pixels that are covered: the photo's structure in
+    the painting's colours. Started from the photo itself, they kept some of its colours
+    whenever a frame stopped before painting them over, and the frames after inherited them
+    (bedroom.mp4, 200 frames at 20 iterations a later frame: the mean grey climbed from 123
+    to 156 of the photo's 180)."""
     start = warped[0].copy()
     covered = motions[0].weights >= 0.5
     for image, motion in zip(warped[1:], motions[1:], strict=True):
@@ -201,7 +207,9 @@ def _composite(warped: Sequence[np.ndarray], motions: Sequence[Motion],
         start[take] = image[take]
         covered |= take
     disoccluded = ~covered & ~beyond_source(motions[0].flow)
-    start[disoccluded] = content[disoccluded]
+    if disoccluded.any() and covered.any():
+        painted = match_colors(content, start[covered][None])
+        start[disoccluded] = painted[disoccluded]
     return start
 
 

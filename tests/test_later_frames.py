@@ -20,7 +20,7 @@ def _pan(width: int, height: int, shift: float) -> Motion:
     return Motion(flow, weights)
 
 
-def test_start_takes_the_history_mirrors_what_enters_and_restarts_disocclusions():
+def test_start_takes_the_history_mirrors_what_enters_and_repaints_disocclusions():
     rng = np.random.default_rng(0)
     history = rng.integers(0, 256, (8, 12, 3), dtype=np.uint8)
     content = np.full((8, 12, 3), 7, np.uint8)
@@ -30,8 +30,29 @@ def test_start_takes_the_history_mirrors_what_enters_and_restarts_disocclusions(
     moving = _pan(12, 8, 2.0)
     moving.weights[3, 4] = 0.0  # a disocclusion inside the frame
     start = _composite([moving.warp(history)], [moving], content)
-    np.testing.assert_array_equal(start[3, 4], content[3, 4])  # disoccluded: the content
     np.testing.assert_array_equal(start[:, -2:], history[:, -2:-4:-1])  # entering: mirrored
+    np.testing.assert_array_equal(start[2, 4], moving.warp(history)[2, 4])  # covered: history
+
+
+def test_disocclusions_start_from_the_photo_in_the_colours_of_the_painting():
+    """What a frame sees first inside it starts with the content's structure (its order of
+    brightness) and the colours of the pixels the history covers (per channel), not the
+    photo's own."""
+    content = np.zeros((8, 12, 3), np.uint8)
+    content[..., 0] = np.arange(12, dtype=np.uint8) * 20  # a red ramp
+    content[..., 1:] = 230  # a bright photo
+    painted = np.zeros((8, 12, 3), np.uint8)
+    painted[:, ::2] = (30, 60, 160)  # a painting of two blues
+    painted[:, 1::2] = (10, 20, 120)
+    still = _pan(12, 8, 0.0)
+    still.weights[2:6, 3:9] = 0.0  # disoccluded
+    start = _composite([painted], [still], content)
+    hole = start[2:6, 3:9].reshape(-1, 3).astype(int)
+    # each channel within the painting's range of that channel, far from the photo's 230
+    assert (hole.min(0) >= (10, 20, 120)).all() and (hole.max(0) <= (30, 60, 160)).all()
+    # brighter red in the photo, brighter blue in the start: the ramp's order is kept
+    reds = start[4, 3:9, 0].astype(int)
+    assert (np.diff(reds) >= 0).all() and reds[-1] > reds[0]
 
 
 def test_a_frame_pulled_to_a_keyframe_starts_where_the_pixel_terms_settle():
