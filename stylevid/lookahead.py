@@ -27,7 +27,7 @@ import torch
 
 from .config import RenderOptions
 from .imageio import read_image, to_tensor, write_image
-from .motion import Motion, MotionCache, carried, carried_weights
+from .motion import Motion, MotionCache, carried_weights
 from .objective import PixelAnchor
 
 # Renders a keyframe: (segment start, keyframe index) -> the keyframe, continuing the start's
@@ -101,10 +101,12 @@ class KeyframesAhead:
         self.segment, self.guides = Segment(start, end, until), {}
         if end - start < 2:  # the keyframe would be the next frame itself
             return
-        if not self._reveals(start, end):  # a still shot: nothing to paint in advance
+        method, preset = self.options.flow_method, self.options.flow_preset
+        back = list(carried_weights(self.cache, range(end, start, -1), self.frame, method,
+                                    preset))
+        if not self._reveals(back):  # a still shot: nothing to paint in advance
             return
         path = self.folder / f"{start:06d}-{end:06d}.png"
-        method, preset = self.options.flow_method, self.options.flow_preset
         if path.is_file():
             key = read_image(path)
         else:
@@ -112,20 +114,22 @@ class KeyframesAhead:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_image(path, key)
         self.guides[end] = (key, np.ones(key.shape[:2], np.float32))
-        for target, image, weights in carried(key, self.cache, range(end, start, -1),
-                                              self.frame, method, preset):
+        image = key
+        for target, motion, weights in back:  # the keyframe carried back, as carried() does
+            image = motion.warp(image)
             self.guides[target] = (image, weights)
 
-    def _reveals(self, start: int, end: int) -> bool:
-        """Whether a keyframe at ``end`` would guide some pixel of a frame between ``start``
-        and ``end`` with at least half its weight: one that the frame before shows with
-        weight < 1/2 (new in this frame) and the keyframe reaches with weight >= 1/2. On a
-        still shot it would guide none: Ruder's checker leaves every frame's last row and
-        column unreliable (rule 1), but no frame reaches them from another either."""
-        method, preset = self.options.flow_method, self.options.flow_preset
-        for target, _, visible in carried_weights(self.cache, range(end, start, -1),
-                                                  self.frame, method, preset):
-            covered = self.cache.get(target, target - 1, self.frame, method, preset).weights
+    def _reveals(self, back: Sequence[tuple[int, Motion, np.ndarray]]) -> bool:
+        """Whether the keyframe would guide some pixel of a frame before it with at least half
+        its weight (``back``: the frames between, with how reliably the keyframe reaches
+        them): one that the frame before shows with weight < 1/2 (new in this frame) and the
+        keyframe reaches with weight >= 1/2. On a still shot it would guide none: Ruder's
+        checker leaves every frame's last row and column unreliable (rule 1), but no frame
+        reaches them from another either."""
+        o = self.options
+        for target, _, visible in back:
+            covered = self.cache.get(target, target - 1, self.frame, o.flow_method,
+                                     o.flow_preset).weights
             if ((1.0 - covered) * visible >= 0.5).any():
                 return True
         return False
