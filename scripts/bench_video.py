@@ -303,8 +303,9 @@ def write_markdown() -> None:
         """Independent frames of ``clip``, or of the same clip at the default budget."""
         for name in (clip, re.sub(r"-it\d+$", "", clip)):
             result = by_clip.get(name, {})
-            if result.get("independent") or result.get(SAMPLED):
-                return result.get("independent") or result.get(SAMPLED)
+            base = result.get("independent") or result.get(SAMPLED)
+            if base:
+                return base
         return None
 
     for clip, result in by_clip.items():
