@@ -103,5 +103,27 @@ def test_first_pass_holds_the_finest_detail_lightly_later_passes_in_full():
     [first] = recorder.anchors
     assert first.name == "temporal" and first.fine_weight == 0.2
     renderer.stylize_frame(content, [], [(neighbour, motion)], previous=previous)
-    [later] = recorder.anchors
+    later, _ = recorder.anchors
     assert later.name == "temporal" and later.fine_weight == 1.0
+
+
+def test_a_later_pass_holds_what_its_neighbour_does_not_show_to_the_frame_before():
+    """In a later pass, pixels the pass's neighbour does not reliably show (the strip a
+    backward pass brings into view, disocclusions) are held to the frame's own result of
+    the pass before, as firmly as the temporal loss holds the rest: confidences 1 - c and c
+    add up to 1 everywhere, so no strip is left free to grow new detail pass after pass."""
+    rng = np.random.default_rng(3)
+    content, neighbour, previous = (rng.integers(0, 256, (8, 12, 3), dtype=np.uint8)
+                                    for _ in range(3))
+    recorder = _Recorder()
+    renderer = VideoRenderer(recorder, RenderOptions())  # type: ignore[arg-type]
+    motion = _pan(12, 8, 2.0)
+    motion.weights[3, 4] = 0.25  # partly reliable
+    renderer.stylize_frame(content, [], [(neighbour, motion)], previous=previous)
+    temporal, held = recorder.anchors
+    assert held.name == "previous pass" and held.weight == temporal.weight
+    np.testing.assert_array_equal(held.target, to_tensor(previous))
+    np.testing.assert_allclose(held.confidence[0, 0].numpy(), 1.0 - motion.weights)
+    np.testing.assert_allclose((held.confidence + temporal.confidence)[0, 0].numpy(), 1.0)
+    renderer.stylize_frame(content, [], [(neighbour, motion)])  # the first pass: no hold
+    assert [a.name for a in recorder.anchors] == ["temporal"]
