@@ -41,6 +41,7 @@ DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "scripts" / "results"
 STYLE = DATA / "style" / "starry_night.jpg"
 PAN_STEP = 2
+SIZE = 64  # results at another size are kept as video_quality_CLIP-Npx.json
 PANS = {"pan": "tubingen.jpg", "pan-night": "hoovertowernight.jpg"}
 
 
@@ -78,6 +79,9 @@ MODES = {
     "no keyframes ahead": dict(lookahead=0),  # single pass as before keyframes ahead
     "long-term": dict(long_term=True),  # single pass, J = {1, 2, 4}
     "multi-pass (3)": dict(passes=3),
+    # single pass, a lighter temporal loss (the default 5e6 calibrated on the pan)
+    "temporal weight 2e6": dict(temporal_weight=2e6),
+    "temporal weight 1e6": dict(temporal_weight=1e6),
 }
 # Independent frames are independent: on a long clip every SAMPLE-th one estimates their
 # sharpness and style loss per frame at 1/SAMPLE of the cost (no warping error: no pairs).
@@ -120,7 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clips", default="pan,static,bedroom")
     parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--size", type=int, default=SIZE)
     parser.add_argument("--frames", type=int, default=48,
                         help="frames of each clip (the bedroom clip has 200)")
     parser.add_argument("--work", default="/tmp/stylevid-bench-video")
@@ -153,6 +157,7 @@ def main() -> None:
     for name, (path, truth, duration) in clips.items():
         clip = name if style == STYLE else f"{name}-{style.stem}"
         clip += "-bf16" if precision == "bf16" else ""
+        clip += f"-{args.size}px" if args.size != SIZE else ""
         clip += f"-it{args.iterations}" if args.iterations != VIDEO_ITERATIONS else ""
         results_path = RESULTS / f"video_quality_{clip}.json"
         results = {"machine": machine, "size": args.size}
@@ -165,7 +170,7 @@ def main() -> None:
                 results_path.write_text(json.dumps(results, indent=1))
                 continue
             options = RenderOptions(duration=duration, **MODES[mode])
-            out = work / f"{clip}-{mode.split()[0]}.mp4"
+            out = work / f"{clip}-{re.sub(r'[^a-z0-9]+', '-', mode)}.mp4"
             counter = IterationCounter()
             stylizer.evaluations = 0
             first_frame: list[int] = []  # evaluations of the clip's first frame
@@ -285,7 +290,7 @@ def write_markdown() -> None:
              f"Decoded H.264 outputs; `stylevid render` defaults ({VIDEO_ITERATIONS} iterations "
              "per later frame, 500 for a shot's first, early stop) except the mode and where "
              "the clip's name says otherwise (-itN: N iterations per later frame; -bf16: bf16 "
-             "convolutions). Warping error under "
+             f"convolutions; -Npx: N px instead of {SIZE}). Warping error under "
              "the exact flow where known (pan, static), else DIS flow of the original. "
              "Ratios are against independent frames (on long clips only every "
              f"{SAMPLE}th frame is stylized independently, `{SAMPLED}`, and encoded "
