@@ -32,7 +32,7 @@ import torch
 from .config import RayOptions, RegionSpec, RenderOptions, StyleParams, StyleSpec
 from .engine import Region, Stylizer
 from .errors import UserError
-from .imageio import read_image, to_tensor, write_image
+from .imageio import read_image, write_image
 from .motion import MotionCache, carried
 from .objective import PixelAnchor
 from .ray_pool import WorkerPool
@@ -380,9 +380,8 @@ class ChunkWorker:
                 carry()
             image, weight = targets[index]
             strength = keyframe_ramp(index if index < key else 2 * key - index, key, blend)
-            return [PixelAnchor("keyframe", to_tensor(image, device),
-                                torch.from_numpy(weight)[None, None].to(device),
-                                strength * self.options.temporal_weight)]
+            return [PixelAnchor.of("keyframe", image, weight,
+                                   strength * self.options.temporal_weight, device)]
 
         return anchors_for
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .config import RenderOptions
-from .imageio import read_image, to_tensor, write_image
+from .imageio import read_image, write_image
 from .motion import Motion, MotionCache, carried_weights
 from .objective import PixelAnchor
 
@@ -83,9 +83,8 @@ class KeyframesAhead:
         covered = np.max([motion.weights for _, motion in neighbours], axis=0)
         confidence = (1.0 - covered) * visible
         o = self.options
-        return [PixelAnchor("ahead", to_tensor(image, self.device),
-                            torch.from_numpy(confidence)[None, None].to(self.device),
-                            o.temporal_weight, o.temporal_fine_weight)]
+        return [PixelAnchor.of("ahead", image, confidence, o.temporal_weight, self.device,
+                               o.temporal_fine_weight)]
 
     def _plan(self, index: int) -> None:
         """The segment that holds frame ``index``, its keyframe and the guides."""

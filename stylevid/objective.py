@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from .config import StyleParams
+from .imageio import to_tensor
 from .losses import content_loss, gram_distance, gram_matrix, total_variation, weighted_pixel_loss
 from .vgg import VGG19Encoder, layer_scale
 
@@ -36,6 +38,14 @@ class PixelAnchor:
     confidence: Tensor
     weight: float
     fine_weight: float = 1.0  # how firmly the finest detail is held (losses.weighted_pixel_loss)
+
+    @classmethod
+    def of(cls, name: str, target: np.ndarray, confidence: np.ndarray, weight: float,
+           device: torch.device, fine_weight: float = 1.0) -> PixelAnchor:
+        """An anchor to a uint8 RGB frame (H, W, 3) with per-pixel ``confidence`` (H, W)."""
+        return cls(name, to_tensor(target, device),
+                   torch.from_numpy(confidence.astype(np.float32))[None, None].to(device),
+                   weight, fine_weight)
 
     def resized(self, height: int, width: int) -> PixelAnchor:
         """The anchor at another resolution (for coarse-to-fine levels)."""

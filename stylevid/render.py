@@ -157,21 +157,16 @@ class VideoRenderer:
                 # history, and hold it in full (Ruder's loss): held lightly there, the
                 # finest detail grows pass after pass (pan, 3 passes: saturated noise).
                 fine = o.temporal_fine_weight if previous is None else 1.0
-                anchors += [
-                    PixelAnchor("temporal", to_tensor(image, device),
-                                torch.from_numpy(w)[None, None].to(device), o.temporal_weight,
-                                fine)
-                    for image, w in zip(warped, combined, strict=True)]
+                anchors += [PixelAnchor.of("temporal", image, w, o.temporal_weight, device, fine)
+                            for image, w in zip(warped, combined, strict=True)]
                 if previous is not None:
                     # What the neighbour does not reliably show (the strip a backward pass
                     # brings into view, disocclusions) holds to the frame's last result:
                     # left free, a 2 px strip a frame grew new stripes in every pass (pan,
                     # 3 passes: warping error 0.00040 -> 0.00025, the stripes gone).
                     free = np.clip(1.0 - sum(combined), 0.0, 1.0)
-                    anchors.append(PixelAnchor(
-                        "previous pass", to_tensor(previous, device),
-                        torch.from_numpy(free.astype(np.float32))[None, None].to(device),
-                        o.temporal_weight, 1.0))
+                    anchors.append(PixelAnchor.of("previous pass", previous, free,
+                                                  o.temporal_weight, device))
         else:
             assert previous is not None
             start = previous
