@@ -127,11 +127,12 @@ class VideoRenderer:
         2 and 4 back with long-term consistency), with this frame's motion towards each.
         Without ``previous`` (the first pass) the frame starts from the neighbours warped
         here (pixels none covers from the content), or, with no neighbour (a shot's first
-        frame), fresh and coarse-to-fine. With ``previous`` (this frame's result of the last pass)
-        it starts from Ruder's blend ``(previous + δ c ω) / (1 + δ c)`` of that result and
-        the nearest neighbour warped here, finest detail (a binomial high-pass) excepted. ``temporal`` adds the temporal loss towards the
-        warped neighbours with Ruder's weights (in a later pass, and towards ``previous``
-        where they are not reliable); ``extra_anchors`` pull the frame towards other
+        frame), fresh and coarse-to-fine. With ``previous`` (this frame's result of the
+        last pass) it starts from Ruder's blend ``(previous + δ c ω) / (1 + δ c)`` of that
+        result and the nearest neighbour warped here, its finest detail (a binomial
+        high-pass) excepted. ``temporal`` adds the temporal loss towards the warped
+        neighbours with Ruder's weights (in a later pass, and towards ``previous`` where
+        they are not reliable); ``extra_anchors`` pull the frame towards other
         targets (a later keyframe, on Ray).
         """
         p, o = self.params, self.options
