@@ -12,7 +12,6 @@ from fractions import Fraction
 from itertools import islice
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -103,7 +102,6 @@ def _frames_ahead(frames: Iterator[tuple[int, np.ndarray]], done: int,
 
 
 Neighbour = tuple[np.ndarray, Motion]  # a stylized neighbour frame, this frame's motion to it
-_BINOMIAL = np.array([0.25, 0.5, 0.25], np.float32)  # as losses.binomial_blur
 
 class VideoRenderer:
     """Stylizes the frames of one video (or one part of it) with temporal consistency."""
@@ -127,12 +125,11 @@ class VideoRenderer:
         2 and 4 back with long-term consistency), with this frame's motion towards each.
         Without ``previous`` (the first pass) the frame starts from the neighbours warped
         here (pixels none covers from the content), or, with no neighbour (a shot's first
-        frame), fresh and coarse-to-fine. With ``previous`` (this frame's result of the
-        last pass) it starts from Ruder's blend ``(previous + δ c ω) / (1 + δ c)`` of that
-        result and the nearest neighbour warped here, its finest detail (a binomial
-        high-pass) excepted. ``temporal`` adds the temporal loss towards the warped
-        neighbours with Ruder's weights (in a later pass, and towards ``previous`` where
-        they are not reliable); ``extra_anchors`` pull the frame towards other
+        frame), fresh and coarse-to-fine. With ``previous`` (this frame's result of the last pass)
+        it starts from Ruder's blend ``(previous + δ c ω) / (1 + δ c)`` of that result and
+        the nearest neighbour warped here. ``temporal`` adds the temporal loss towards the
+        warped neighbours with Ruder's weights (in a later pass, and towards ``previous``
+        where they are not reliable); ``extra_anchors`` pull the frame towards other
         targets (a later keyframe, on Ray).
         """
         p, o = self.params, self.options
@@ -152,14 +149,8 @@ class VideoRenderer:
                 if extra_anchors and temporal:
                     start = _settled(start, weights, extra_anchors, o.temporal_weight)
             else:
-                # Ruder's blend of all but the finest detail, which stays the frame's own:
-                # two stroke patterns a DIS flow leaves misaligned, averaged, blurred
-                # bedroom.mp4 (sharpness of pass 3, frames 0-63: 0.85 of pass 1's; now 0.93).
                 blend = (o.blend_weight * weights)[..., None]
-                change = blend * (nearest.astype(np.float32) - previous) / (1.0 + blend)
-                change = cv2.sepFilter2D(change, -1, _BINOMIAL, _BINOMIAL,
-                                         borderType=cv2.BORDER_REFLECT_101)
-                start = np.clip(np.round(previous + change), 0, 255).astype(np.uint8)
+                start = np.round((previous + blend * nearest) / (1.0 + blend)).astype(np.uint8)
             if temporal:
                 combined = long_term_weights([motion.weights for _, motion in neighbours])
                 # Later passes start from the frame's own result, not from a resampled
