@@ -27,7 +27,7 @@ import torch
 
 from .config import RenderOptions
 from .imageio import read_image, write_image
-from .motion import Motion, MotionCache, carried_weights
+from .motion import Motion, MotionCache, carried_along, carried_weights
 from .objective import PixelAnchor
 
 # Renders a keyframe: (segment start, keyframe index) -> the keyframe, continuing the start's
@@ -113,9 +113,7 @@ class KeyframesAhead:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_image(path, key)
         self.guides[end] = (key, np.ones(key.shape[:2], np.float32))
-        image = key
-        for target, motion, weights in back:  # the keyframe carried back, as carried() does
-            image = motion.warp(image)
+        for target, image, weights in carried_along(key, back):
             self.guides[target] = (image, weights)
 
     def _reveals(self, back: Sequence[tuple[int, Motion, np.ndarray]]) -> bool:

@@ -9,7 +9,7 @@ towards the other: forward passes use (i ← i-1), backward passes (i ← i+1).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,7 +136,13 @@ def carried(image: np.ndarray, cache: MotionCache, path: Sequence[int],
     """``image`` (a stylized frame ``path[0]``) carried frame by frame along the cached
     flow to each later frame of ``path`` (small motions, accurate flow): (frame, image
     there, weights as :func:`carried_weights` gives them)."""
-    for target, motion, weights in carried_weights(cache, path, frame, method, preset):
+    return carried_along(image, carried_weights(cache, path, frame, method, preset))
+
+
+def carried_along(image: np.ndarray, steps: Iterable[tuple[int, Motion, np.ndarray]]
+                  ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """``image`` carried along ``steps`` that :func:`carried_weights` has given."""
+    for target, motion, weights in steps:
         image = motion.warp(image)
         yield target, image, weights
 
