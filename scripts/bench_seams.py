@@ -30,10 +30,16 @@ from bench_video import DATA, RESULTS, STYLE, make_clips  # noqa: E402
 from stylevid.api import render_video  # noqa: E402
 from stylevid.config import RayOptions, RenderOptions, StyleSpec, video_params  # noqa: E402
 from stylevid.device import cpu_description  # noqa: E402
-from stylevid.distributed import VideoJob, render_many, start_ray  # noqa: E402
+from stylevid.distributed import VideoJob, plan_chunks, render_many, start_ray  # noqa: E402
 from stylevid.evaluate import evaluate_clip  # noqa: E402
 
 BUDGETS = {"10 iterations": 10, "defaults": None}
+
+
+def chunk_seams(frames: int, cuts: list[int], chunk_frames: int) -> list[int]:
+    """First frames of the chunks that continue a shot (as the Ray runner plans them)."""
+    return [c.start for c in plan_chunks(frames, cuts, chunk_frames)
+            if c.start > 0 and c.start not in cuts]
 
 
 def seam_figures(errors: list[float], local: list[float], seams: list[int],
@@ -86,10 +92,10 @@ def main() -> int:
                 report = evaluate_clip(out, path, truth=truth, duration=duration)
                 errors = report.warping_truth if truth else report.warping
                 local_out = Path(tmp) / f"{name}-{iterations}-local.mp4"
-                render_video(path, [StyleSpec(str(STYLE))], local_out, params=params,
-                             options=options)
+                local_render = render_video(path, [StyleSpec(str(STYLE))], local_out,
+                                            params=params, options=options)
                 local = evaluate_clip(local_out, path, truth=truth, duration=duration)
-                seams = list(range(args.chunk_frames, outcome.frames, args.chunk_frames))
+                seams = chunk_seams(outcome.frames, local_render.cuts, args.chunk_frames)
                 row = {"clip": name, "budget": budget, "iterations": params.iterations,
                        "frames": outcome.frames, "seconds": seconds,
                        "flow": "true" if truth else "DIS of the original",
@@ -99,10 +105,16 @@ def main() -> int:
                 rows.append(row)
                 print(json.dumps({k: v for k, v in row.items() if "per_pair" not in k}),
                       flush=True)
+    write_results(args, ray_options.blend_frames, rows)
+    return 0
+
+
+def write_results(args: argparse.Namespace, blend: int, rows: list[dict]) -> None:
+    """The table (``RESULTS/OUT.md``) and every figure with the per-pair series (``.json``)."""
     lines = [f"# Chunk seams on Ray\n\n{cpu_description()}, {os.cpu_count()} CPUs, torch "
              f"{torch.__version__}. {args.frames} frames at {args.size} px, starry night, "
              f"2 workers, chunks of {args.chunk_frames} frames (keyframe tasks), blend "
-             f"{ray_options.blend_frames}; warping error of the decoded output.\n\n"
+             f"{blend}; warping error of the decoded output.\n\n"
              f"`python scripts/bench_seams.py --clips {args.clips} --frames {args.frames} "
              f"--size {args.size} --chunk-frames {args.chunk_frames}"
              + (f" --blend {args.blend}" if args.blend else "") + "`\n",
@@ -126,7 +138,6 @@ def main() -> int:
     (RESULTS / f"{args.out}.json").write_text(json.dumps(
         {"cpu": cpu_description(), "args": vars(args), "rows": rows}, indent=2))
     print("\n".join(lines))
-    return 0
 
 
 if __name__ == "__main__":

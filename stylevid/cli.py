@@ -155,7 +155,8 @@ def render_options_from_args(args: argparse.Namespace) -> RenderOptions:
     """The checked video settings named by the parsed options."""
     return RenderOptions(
         first_iterations=args.first_iterations, temporal_weight=args.temporal_weight,
-        temporal_fine_weight=args.temporal_fine_weight, long_term=args.long_term,
+        temporal_fine_weight=args.temporal_fine_weight,
+        pass_fine_weight=args.pass_fine_weight, long_term=args.long_term,
         lookahead=args.lookahead, passes=args.passes, temporal_from_pass=args.temporal_from_pass,
         blend_weight=args.blend_weight, flow_method=args.flow, flow_preset=args.flow_preset,
         cut_threshold=args.cut_threshold, start=args.start, duration=args.duration,
@@ -534,6 +535,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--blend-weight", default=RenderOptions.blend_weight,
                    help="weight of the warped neighbour in a later pass's starting image "
                         "(Ruder's blendWeight; default %(default)g: an equal blend)")
+    v.add_argument("--pass-fine-weight", default=RenderOptions.pass_fine_weight,
+                   metavar="BETA",
+                   help="--temporal-fine-weight in passes after the first (default %(default)g)")
     v.add_argument("--flow", choices=FLOW_METHODS, default=RenderOptions.flow_method,
                    help="OpenCV optical flow (default dis)")
     v.add_argument("--flow-preset", choices=FLOW_PRESETS, default=RenderOptions.flow_preset,

@@ -46,7 +46,8 @@ LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 # 6: the pixels a frame sees first are painted by a keyframe ahead (RenderOptions.lookahead)
 # 7: no keyframe ahead where it would guide nothing (a still shot); disocclusions start from
 #    the content in the colours of the covered pixels
-FORMAT_VERSION = 7
+# 8: later passes hold their neighbour's finest detail at RenderOptions.pass_fine_weight
+FORMAT_VERSION = 8
 
 
 @dataclass
@@ -153,10 +154,7 @@ class VideoRenderer:
                 start = np.round((previous + blend * nearest) / (1.0 + blend)).astype(np.uint8)
             if temporal:
                 combined = long_term_weights([motion.weights for _, motion in neighbours])
-                # Later passes start from the frame's own result, not from a resampled
-                # history, and hold it in full (Ruder's loss): held lightly there, the
-                # finest detail grows pass after pass (pan, 3 passes: saturated noise).
-                fine = o.temporal_fine_weight if previous is None else 1.0
+                fine = o.temporal_fine_weight if previous is None else o.pass_fine_weight
                 anchors += [PixelAnchor.of("temporal", image, w, o.temporal_weight, device, fine)
                             for image, w in zip(warped, combined, strict=True)]
                 if previous is not None:

@@ -89,22 +89,23 @@ class _Recorder:
         return StylizeResult(to_tensor(content), [0.0])
 
 
-def test_first_pass_holds_the_finest_detail_lightly_later_passes_in_full():
+def test_each_pass_holds_the_finest_detail_at_its_own_weight():
     """The first pass's history is resampled frame after frame (its finest detail held at
     ``temporal_fine_weight``); a later pass starts from the frame's own result and holds its
-    neighbour in full, as Ruder's loss does."""
+    neighbour's finest detail at ``pass_fine_weight``."""
     rng = np.random.default_rng(2)
     content, neighbour, previous = (rng.integers(0, 256, (8, 12, 3), dtype=np.uint8)
                                     for _ in range(3))
     recorder = _Recorder()
-    renderer = VideoRenderer(recorder, RenderOptions(temporal_fine_weight=0.2))  # type: ignore[arg-type]
+    options = RenderOptions(temporal_fine_weight=0.2, pass_fine_weight=0.7)
+    renderer = VideoRenderer(recorder, options)  # type: ignore[arg-type]
     motion = _pan(12, 8, 1.0)
     renderer.stylize_frame(content, [], [(neighbour, motion)])
     [first] = recorder.anchors
     assert first.name == "temporal" and first.fine_weight == 0.2
     renderer.stylize_frame(content, [], [(neighbour, motion)], previous=previous)
     later, _ = recorder.anchors
-    assert later.name == "temporal" and later.fine_weight == 1.0
+    assert later.name == "temporal" and later.fine_weight == 0.7
 
 
 def test_a_later_pass_holds_what_its_neighbour_does_not_show_to_the_frame_before():
