@@ -82,6 +82,8 @@ MODES = {
     # single pass, a lighter temporal loss (the default 5e6 calibrated on the pan)
     "temporal weight 2e6": dict(temporal_weight=2e6),
     "temporal weight 1e6": dict(temporal_weight=1e6),
+    # single pass, the finest detail held more lightly (the default 0.15)
+    "temporal fine weight 0.05": dict(temporal_fine_weight=0.05),
 }
 # Independent frames are independent: on a long clip every SAMPLE-th one estimates their
 # sharpness and style loss per frame at 1/SAMPLE of the cost (no warping error: no pairs).

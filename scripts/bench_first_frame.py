@@ -1,0 +1,117 @@
+"""A shot's first frame: loss against time for ways to start it, at the video defaults.
+
+The first frame of bedroom.mp4 at ``--size`` (512: the render default, two levels 256 and
+512 px, up to 500 iterations each, early stop), stylized as ``stylevid render`` does it
+(``default``), from the content re-coloured to the style's histogram (``matched``), with one
+more coarse level (``3 levels``), and both. Reported: wall time, evaluations, the final loss
+at full size, and when each variant first reaches the default's final loss.
+
+    python scripts/bench_first_frame.py --size 512
+Results: scripts/results/first_frame.{md,json,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_video import DATA, RESULTS, STYLE  # noqa: E402
+
+from stylevid.color import match_colors  # noqa: E402
+from stylevid.config import video_params  # noqa: E402
+from stylevid.device import cpu_description  # noqa: E402
+from stylevid.engine import Region, StyleImage, Stylizer  # noqa: E402
+from stylevid.imageio import read_image, to_tensor  # noqa: E402
+from stylevid.video import output_size, probe, read_frames  # noqa: E402
+
+VARIANTS = ("default", "matched", "3 levels", "matched, 3 levels")
+
+
+def run(stylizer: Stylizer, content: np.ndarray, style: np.ndarray, variant: str,
+        size: int) -> list[tuple[float, float, int]]:
+    """(seconds, loss, level width) after each evaluation."""
+    init = None
+    if variant.startswith("matched"):
+        init = to_tensor(match_colors(content, style.reshape(1, -1, 3)), stylizer.device)
+    sizes = [size // 4, size // 2, size] if "3 levels" in variant else None
+    trace: list[tuple[float, float, int]] = []
+    began = time.perf_counter()
+
+    def step(_i: int, loss: float, image: torch.Tensor) -> None:
+        trace.append((time.perf_counter() - began, loss, image.shape[-1]))
+
+    stylizer.stylize(content, [Region(None, (StyleImage(style),))], init=init, sizes=sizes,
+                     iterations=500, on_step=step)
+    return trace
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    machine = f"{cpu_description()}, {args.threads} threads, torch {torch.__version__}"
+    print(machine, flush=True)
+    path = DATA / "video/bedroom/bedroom.mp4"
+    info = probe(path)
+    width, height = output_size(info, args.size)
+    content = next(iter(read_frames(path, info, width, height)))
+    style = read_image(STYLE)
+    stylizer = Stylizer(video_params(size=args.size))
+    stylizer.stylize(content, [Region(None, (StyleImage(style),))], iterations=2)  # warm-up
+    traces = {variant: run(stylizer, content, style, variant, args.size)
+              for variant in VARIANTS}
+    target = [loss for _, loss, w in traces["default"] if w == width][-1]
+    rows = {}
+    for variant, trace in traces.items():
+        full = [(t, loss) for t, loss, w in trace if w == width]
+        reached = next((t for t, loss in full if loss <= target), None)
+        rows[variant] = {"seconds": trace[-1][0], "evaluations": len(trace),
+                         "full_size_evaluations": len(full), "final_loss": full[-1][1],
+                         "reaches_default_loss_s": reached, "trace": trace}
+        print(variant, json.dumps({k: v for k, v in rows[variant].items() if k != "trace"}),
+              flush=True)
+    write_results(machine, args, width, height, rows)
+
+
+def write_results(machine: str, args: argparse.Namespace, width: int, height: int,
+                  rows: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines = [f"# A shot's first frame\n\n{machine}. bedroom.mp4 frame 0 at {width}x{height}, "
+             f"starry night, video defaults.\n\n`python scripts/bench_first_frame.py --size "
+             f"{args.size}`\n",
+             "| start | wall s | evaluations (at full size) | final loss | reaches the "
+             "default's final loss after |", "|---|---|---|---|---|"]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for variant, row in rows.items():
+        reached = row["reaches_default_loss_s"]
+        lines.append(f"| {variant} | {row['seconds']:.1f} | {row['evaluations']} "
+                     f"({row['full_size_evaluations']}) | {row['final_loss']:.5g} | "
+                     + ("never" if reached is None else f"{reached:.1f} s") + " |")
+        full = [(t, loss) for t, loss, w in row["trace"] if w == width]
+        ax.plot(*zip(*full, strict=True), label=variant)
+    ax.set(xlabel="seconds", ylabel=f"loss at {width}x{height}", yscale="log",
+           ylim=(rows["default"]["final_loss"] * 0.98, rows["default"]["final_loss"] * 1.5))
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(RESULTS / "first_frame.png", dpi=90)
+    (RESULTS / "first_frame.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / "first_frame.json").write_text(json.dumps(
+        {"machine": machine, "size": [width, height], "rows": rows}))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
