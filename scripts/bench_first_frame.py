@@ -34,8 +34,8 @@ from stylevid.video import output_size, probe, read_frames  # noqa: E402
 VARIANTS = ("default", "matched", "3 levels", "matched, 3 levels")
 
 
-def run(stylizer: Stylizer, content: np.ndarray, style: np.ndarray, variant: str,
-        size: int) -> list[tuple[float, float, int]]:
+def run(stylizer: Stylizer, content: np.ndarray, style: np.ndarray, regions: list[Region],
+        variant: str, size: int) -> list[tuple[float, float, int]]:
     """(seconds, loss, level width) after each evaluation."""
     init = None
     if variant.startswith("matched"):
@@ -47,9 +47,13 @@ def run(stylizer: Stylizer, content: np.ndarray, style: np.ndarray, variant: str
     def step(_i: int, loss: float, image: torch.Tensor) -> None:
         trace.append((time.perf_counter() - began, loss, image.shape[-1]))
 
-    stylizer.stylize(content, [Region(None, (StyleImage(style),))], init=init, sizes=sizes,
-                     iterations=500, on_step=step)
+    stylizer.stylize(content, regions, init=init, sizes=sizes, iterations=500, on_step=step)
     return trace
+
+
+def full_size(trace: list[tuple[float, float, int]], width: int) -> list[tuple[float, float]]:
+    """(seconds, loss) of the evaluations at the full size."""
+    return [(t, loss) for t, loss, w in trace if w == width]
 
 
 def main() -> None:
@@ -65,14 +69,15 @@ def main() -> None:
     width, height = output_size(info, args.size)
     content = next(iter(read_frames(path, info, width, height)))
     style = read_image(STYLE)
+    regions = [Region(None, (StyleImage(style),))]
     stylizer = Stylizer(video_params(size=args.size))
-    stylizer.stylize(content, [Region(None, (StyleImage(style),))], iterations=2)  # warm-up
-    traces = {variant: run(stylizer, content, style, variant, args.size)
+    stylizer.stylize(content, regions, iterations=2)  # warm-up
+    traces = {variant: run(stylizer, content, style, regions, variant, args.size)
               for variant in VARIANTS}
-    target = [loss for _, loss, w in traces["default"] if w == width][-1]
+    target = full_size(traces["default"], width)[-1][1]
     rows = {}
     for variant, trace in traces.items():
-        full = [(t, loss) for t, loss, w in trace if w == width]
+        full = full_size(trace, width)
         reached = next((t for t, loss in full if loss <= target), None)
         rows[variant] = {"seconds": trace[-1][0], "evaluations": len(trace),
                          "full_size_evaluations": len(full), "final_loss": full[-1][1],
@@ -100,8 +105,7 @@ def write_results(machine: str, args: argparse.Namespace, width: int, height: in
         lines.append(f"| {variant} | {row['seconds']:.1f} | {row['evaluations']} "
                      f"({row['full_size_evaluations']}) | {row['final_loss']:.5g} | "
                      + ("never" if reached is None else f"{reached:.1f} s") + " |")
-        full = [(t, loss) for t, loss, w in row["trace"] if w == width]
-        ax.plot(*zip(*full, strict=True), label=variant)
+        ax.plot(*zip(*full_size(row["trace"], width), strict=True), label=variant)
     ax.set(xlabel="seconds", ylabel=f"loss at {width}x{height}", yscale="log",
            ylim=(rows["default"]["final_loss"] * 0.98, rows["default"]["final_loss"] * 1.5))
     ax.legend()
