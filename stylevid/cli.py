@@ -134,7 +134,8 @@ def add_style_options(parser: argparse.ArgumentParser, *, size: int) -> None:
                         "AVX512-BF16, "
                         "else fp32), fp32 or bf16; losses are always fp32")
     g.add_argument("--threads", type=_positive_int,
-                   help="CPU threads (default: the cores not busy with other work at start)")
+                   help="CPU threads (default: every core this process may use; results "
+                        "depend on it)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -179,11 +180,14 @@ def style_specs(args: argparse.Namespace) -> list[StyleSpec]:
 
 def _device(args: argparse.Namespace) -> torch.device:
     """The torch device of ``--device``, with CPU threads set from ``--threads``."""
-    from .device import choose_threads, resolve_device
+    from .device import busy_cores_note, choose_threads, resolve_device
 
     device = resolve_device(args.device)
     if device.type == "cpu":
-        choose_threads(args.threads)
+        threads = choose_threads(args.threads)
+        note = busy_cores_note(threads) if args.threads is None and not args.quiet else None
+        if note:
+            print(note, file=sys.stderr)
     return device
 
 

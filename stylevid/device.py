@@ -60,9 +60,7 @@ def cpu_description() -> str:
     model = _cpuinfo("model name") or platform.processor() or "unknown CPU"
     wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
     extensions = [flag for flag in wanted if flag in cpu_flags()] or ["none of avx2/avx512/amx"]
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-        else os.cpu_count()
-    return f"{model} ({', '.join(extensions)}; {cores} cores)"
+    return f"{model} ({', '.join(extensions)}; {allowed_cores()} cores)"
 
 
 def has_fast_bf16(device: torch.device) -> bool:
@@ -106,18 +104,34 @@ def idle_cores(window: float = 0.2) -> float | None:
     return (1.0 - busy) * (os.cpu_count() or 1)
 
 
+def allowed_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else (os.cpu_count() or 1)
+
+
 def choose_threads(requested: int | None = None) -> int:
-    """Set and return torch's CPU thread count: ``requested``, else the cores this process
-    may run on that other processes are not using right now (OpenMP threads that share a
-    core with another busy process wait for each other at every layer: a render beside one
-    other CPU-heavy process ran 2-4x slower with 2 threads than with 1 on 2 cores)."""
-    if requested is None:
-        allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-            else (os.cpu_count() or 1)
-        idle = idle_cores()
-        requested = allowed if idle is None else max(1, min(allowed, round(idle)))
-    torch.set_num_threads(requested)
-    return requested
+    """Set and return torch's CPU thread count: ``requested``, else every core this process
+    may run on. Never chosen from the machine's current load: the thread count changes
+    how MKL and torch split their sums, so the same command would give a different picture
+    (bf16 at 32 px: 63 % of pixels off by up to 8/255 between 1 and 2 threads) and a
+    resumed render would not continue the frames it started."""
+    threads = requested if requested is not None else allowed_cores()
+    torch.set_num_threads(threads)
+    return threads
+
+
+def busy_cores_note(threads: int) -> str | None:
+    """A hint when other processes keep some of the ``threads`` cores busy: OpenMP threads
+    that share a core with another busy process wait for each other at every layer (a
+    render beside one other CPU-heavy process ran 2-4x slower with 2 threads than with 1
+    on 2 cores). None when the cores are free."""
+    idle = idle_cores()
+    if idle is None or round(idle) >= threads:
+        return None
+    free = max(1, round(idle))
+    return (f"note: only about {free} of the {threads} cores in use are idle; beside other "
+            f"CPU-heavy work --threads {free} is faster (results depend on the thread count)")
 
 
 # glibc mallopt parameters (malloc.h).

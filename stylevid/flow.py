@@ -31,10 +31,10 @@ def compute_flow(first: np.ndarray, second: np.ndarray, method: str = "dis",
     if method == "dis":
         if preset not in DIS_PRESETS:
             raise UserError(f"unknown DIS preset {preset!r} (use {', '.join(DIS_PRESETS)})")
-        dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])  # type: ignore[attr-defined]
+        dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])  # type: ignore[attr-defined, unused-ignore]
         return dis.calc(a, b, None)
     if method == "farneback":
-        return cv2.calcOpticalFlowFarneback(  # type: ignore[call-overload]
+        return cv2.calcOpticalFlowFarneback(  # type: ignore[call-overload, unused-ignore]
             a, b, None, pyr_scale=0.5, levels=5, winsize=15,
                                             iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
     raise UserError(f"unknown flow method {method!r} (use dis or farneback)")

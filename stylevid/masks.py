@@ -108,7 +108,7 @@ def segment(image: np.ndarray, regions: int, *, seed: int = 0) -> np.ndarray:
     k = min(regions, n)
     cv2.setRNGSeed(seed)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 50, 1e-3)
-    _, cluster, _ = cv2.kmeans(  # type: ignore[call-overload]
+    _, cluster, _ = cv2.kmeans(  # type: ignore[call-overload, unused-ignore]
         data, k, None, criteria, 5, cv2.KMEANS_PP_CENTERS)
     labels = cluster.ravel()[superpixels]
     order = np.argsort(-np.bincount(labels.ravel(), minlength=k))

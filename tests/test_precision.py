@@ -1,13 +1,23 @@
 """bf16 convolutions stay close to fp32, "auto" asks the hardware; CPU allocator setting."""
 
 import platform
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from stylevid.config import ConfigError, StyleParams
-from stylevid.device import has_fast_bf16, keep_freed_cpu_memory, resolve_precision
+from stylevid.device import (
+    allowed_cores,
+    busy_cores_note,
+    choose_threads,
+    has_fast_bf16,
+    keep_freed_cpu_memory,
+    resolve_precision,
+)
 from stylevid.engine import Region, StyleImage, Stylizer
 from stylevid.imageio import read_image, resize_longest, to_tensor
 from stylevid.vgg import VGG19Encoder
@@ -93,3 +103,24 @@ def test_style_targets_are_shared_by_equal_pictures_loaded_twice(device):
     stylizer.style_grams(StyleImage(picture[:, ::-1].copy()), 32)  # another picture
     stylizer.style_grams(StyleImage(picture), 64)  # another size
     assert len(stylizer._gram_cache) == 3
+
+
+def test_default_threads_ignore_the_load_and_a_note_says_cores_are_busy():
+    """The thread count decides the picture, so the default is every allowed core whatever
+    the machine is doing; busy cores get a note instead. Busy: one spinning process per
+    core, started and ended here."""
+    cores = allowed_cores()
+    before = torch.get_num_threads()
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(cores)]
+    try:
+        time.sleep(0.5)
+        assert choose_threads() == cores == torch.get_num_threads()
+        assert choose_threads(1) == 1 == torch.get_num_threads()
+        note = busy_cores_note(cores)
+        assert note is not None and "--threads" in note
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+        torch.set_num_threads(before)
