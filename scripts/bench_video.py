@@ -2,8 +2,10 @@
 default budget, measured on the decoded output files.
 
 Clips (``--frames``, 48 by default): a camera pan over tubingen.jpg (exact flow known: 2 px
-a frame; ``pan-night``: the same pan over hoovertowernight.jpg), a static scene (identical
-frames of golden_gate.jpg: any change is drift), and the real clip
+a frame; ``pan-night``: the same pan over hoovertowernight.jpg), ``disc``: a round cut-out
+of brad_pitt.jpg moving 1 px a frame diagonally over golden_gate.jpg, bouncing off the edges
+(exact flow; what it covers and uncovers are occlusions and disocclusions), a static scene
+(identical frames of golden_gate.jpg: any change is drift), and the real clip
 ../shared/data/video/bedroom/bedroom.mp4 (200 frames; its first ``--frames``).
 Every render goes through the same pipeline as ``stylevid render`` (work folder, H.264
 output); only ``--temporal-weight 0`` (independent frames), ``--long-term`` and ``--passes``
@@ -33,7 +35,7 @@ from stylevid.evaluate import LossMeter, evaluate_clip, sharpness
 from stylevid.imageio import read_image, write_image
 from stylevid.render import render_video
 from stylevid.still import finish
-from stylevid.synthetic import pan_frames, write_clip
+from stylevid.synthetic import moving_disc_frames, pan_frames, write_clip
 from stylevid.video import encode, output_size, probe, read_frames
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,6 +62,13 @@ def make_clips(folder: Path, names: list[str], size: int,
         forward = np.zeros((height, width, 2), np.float32)
         forward[..., 0] = -PAN_STEP  # frame t-1 at x is frame t at x - 2
         clips[name] = (path, [forward] * (frames - 1), None)
+    if "disc" in names:
+        images, flows = moving_disc_frames(read_image(DATA / "content/golden_gate.jpg"),
+                                           read_image(DATA / "content/brad_pitt.jpg"),
+                                           frames, width, height)
+        path = folder / "disc.mp4"
+        write_clip(images, path, audio=False)
+        clips["disc"] = (path, flows, None)
     if "static" in names:
         photo = read_image(DATA / "content/golden_gate.jpg")
         still = pan_frames(photo, 1, width, height, 0)[0]

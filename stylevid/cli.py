@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -180,15 +181,28 @@ def style_specs(args: argparse.Namespace) -> list[StyleSpec]:
 
 def _device(args: argparse.Namespace) -> torch.device:
     """The torch device of ``--device``, with CPU threads set from ``--threads``."""
-    from .device import busy_cores_note, choose_threads, resolve_device
+    from .device import choose_threads, resolve_device
 
     device = resolve_device(args.device)
     if device.type == "cpu":
-        threads = choose_threads(args.threads)
-        note = busy_cores_note(threads) if args.threads is None and not args.quiet else None
-        if note:
-            print(note, file=sys.stderr)
+        choose_threads(args.threads)
     return device
+
+
+@contextlib.contextmanager
+def _other_load_note(args: argparse.Namespace, device: torch.device) -> Iterator[None]:
+    """After work that ended well on the CPU with the default threads, one line on stderr
+    if other processes kept some of those cores busy meanwhile."""
+    import torch
+
+    from .device import OtherLoad
+
+    load = OtherLoad() if device.type == "cpu" and args.threads is None \
+        and not args.quiet else None
+    yield
+    note = load.note(torch.get_num_threads()) if load is not None else None
+    if note:
+        print(note, file=sys.stderr)
 
 
 class _Bar:
@@ -244,8 +258,9 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
                        desc="stylize", snapshot=snapshot)
     replaced = output.is_file()
     try:
-        result = stylize_still(args.content, style_specs(args), output, params, device,
-                               regions=region_spec_from_args(args), on_step=bar)
+        with _other_load_note(args, device):
+            result = stylize_still(args.content, style_specs(args), output, params, device,
+                                   regions=region_spec_from_args(args), on_step=bar)
     finally:
         bar.close()
     print(f"wrote {output}{_REPLACED if replaced else ''}")
@@ -303,11 +318,12 @@ def _cmd_render(args: argparse.Namespace) -> int:
     replaced = output.is_file()
     bar = FrameBar(quiet=args.quiet)
     try:
-        summary = render_video(
-            args.input, specs, output, params=params, options=options,
-            regions=region_spec_from_args(args), work_dir=args.work_dir, device=device,
-            on_frame=bar.frame, on_step=bar.step,
-            on_pass=bar.start_pass if options.passes > 1 else None)
+        with _other_load_note(args, device):
+            summary = render_video(
+                args.input, specs, output, params=params, options=options,
+                regions=region_spec_from_args(args), work_dir=args.work_dir, device=device,
+                on_frame=bar.frame, on_step=bar.step,
+                on_pass=bar.start_pass if options.passes > 1 else None)
     finally:
         bar.close()
     cuts = f", new shots at frames {summary.cuts}" if summary.cuts else ""
@@ -436,7 +452,8 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
                        desc="colorize")
     init = to_tensor(flat_colours(regions, sketch.shape[:2]))
     try:
-        result = stylizer.stylize(sketch, regions, init=init, on_step=bar)
+        with _other_load_note(args, device):
+            result = stylizer.stylize(sketch, regions, init=init, on_step=bar)
     finally:
         bar.close()
     image = overlay_lines(finish(result.image, sketch, params), sketch)

@@ -93,17 +93,6 @@ def _cpu_times() -> tuple[int, int] | None:
     return sum(values) - idle, sum(values)
 
 
-def idle_cores(window: float = 0.2) -> float | None:
-    """How many of the machine's cores were idle over the last ``window`` seconds."""
-    first = _cpu_times()
-    time.sleep(window)
-    second = _cpu_times()
-    if first is None or second is None or second[1] == first[1]:
-        return None
-    busy = (second[0] - first[0]) / (second[1] - first[1])
-    return (1.0 - busy) * (os.cpu_count() or 1)
-
-
 def allowed_cores() -> int:
     """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
@@ -121,17 +110,36 @@ def choose_threads(requested: int | None = None) -> int:
     return threads
 
 
-def busy_cores_note(threads: int) -> str | None:
-    """A hint when other processes keep some of the ``threads`` cores busy: OpenMP threads
-    that share a core with another busy process wait for each other at every layer (a
-    render beside one other CPU-heavy process ran 2-4x slower with 2 threads than with 1
-    on 2 cores). None when the cores are free."""
-    idle = idle_cores()
-    if idle is None or round(idle) >= threads:
-        return None
-    free = max(1, round(idle))
-    return (f"note: only about {free} of the {threads} cores in use are idle; beside other "
-            f"CPU-heavy work --threads {free} is faster (results depend on the thread count)")
+class OtherLoad:
+    """The cores other processes keep busy while this one works: all CPUs' busy time from
+    /proc/stat less this process's own CPU time, over the wall time since it was made."""
+
+    def __init__(self) -> None:
+        self._start = _cpu_times(), time.process_time(), time.monotonic()
+
+    def busy_cores(self) -> float | None:
+        """Cores busy with other processes so far, on average (None without /proc/stat)."""
+        (first, own, wall), last = self._start, _cpu_times()
+        elapsed = time.monotonic() - wall
+        if first is None or last is None or elapsed <= 0:
+            return None
+        busy = (last[0] - first[0]) / os.sysconf("SC_CLK_TCK")
+        return max(0.0, busy - (time.process_time() - own)) / elapsed
+
+    def note(self, threads: int) -> str | None:
+        """A hint when other processes kept some of the ``threads`` cores busy: OpenMP
+        threads that share a core with another busy process wait for each other at every
+        layer (a render beside one other CPU-heavy process ran 2-4x slower with 2 threads
+        than with 1 on 2 cores). None when they left the cores free."""
+        other = self.busy_cores()
+        if other is None:
+            return None
+        free = max(1, round(allowed_cores() - other))
+        if free >= threads:
+            return None
+        return (f"note: other processes kept about {round(other)} of the "
+                f"{allowed_cores()} cores busy; beside them --threads {free} is faster "
+                f"(the thread count changes the picture slightly)")
 
 
 # glibc mallopt parameters (malloc.h).

@@ -1,4 +1,5 @@
-"""Synthetic test clips with exactly known motion: a camera pan over a still photo."""
+"""Synthetic test clips with exactly known motion: a camera pan over a still photo, and a
+round cut-out moving over a still background (occlusions and disocclusions)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,43 @@ def pan_flow(width: int, height: int, step: int = 2) -> tuple[np.ndarray, np.nda
     mask = np.ones((height, width), np.float32)
     mask[:, width - step:] = 0
     return backward, mask
+
+
+def moving_disc_frames(background: np.ndarray, foreground: np.ndarray, frames: int,
+                       width: int, height: int,
+                       step: tuple[int, int] = (1, 1)) -> tuple[list[np.ndarray],
+                                                                list[np.ndarray]]:
+    """A disc cut from ``foreground`` (diameter half the frame's height) moving by ``step``
+    pixels a frame over ``background`` (both scaled to fill the frame), bouncing off the
+    frame's edges; and the exact forward flows (frame t -> t+1, (H, W, 2)): the disc's step
+    on the disc, 0 on the background, NaN where the background is covered in frame t+1."""
+    radius = max(2, height // 4)
+    still = resize_to(background, height, width)
+    texture = resize_to(foreground, 2 * radius + 1, 2 * radius + 1)
+    ys, xs = np.mgrid[0:height, 0:width]
+    centre, velocity = np.array([radius + 1, radius + 1]), np.array(step)
+    centres = []
+    for _ in range(frames):
+        centres.append(centre.copy())
+        for axis, size in enumerate((width, height)):
+            ahead = centre[axis] + velocity[axis]
+            if ahead < radius or ahead > size - 1 - radius:
+                velocity[axis] = -velocity[axis]
+        centre = centre + velocity
+    images, flows = [], []
+    for index, (cx, cy) in enumerate(centres):
+        on_disc = (xs - cx) ** 2 + (ys - cy) ** 2 <= radius**2
+        image = still.copy()
+        image[on_disc] = texture[ys[on_disc] - cy + radius, xs[on_disc] - cx + radius]
+        images.append(image)
+        if index + 1 < frames:
+            nx, ny = centres[index + 1]
+            flow = np.zeros((height, width, 2), np.float32)
+            flow[on_disc] = (nx - cx, ny - cy)
+            covered = ((xs - nx) ** 2 + (ys - ny) ** 2 <= radius**2) & ~on_disc
+            flow[covered] = np.nan
+            flows.append(flow)
+    return images, flows
 
 
 def write_clip(frames: list[np.ndarray], path: Path, fps: int = 30, audio: bool = True) -> None:

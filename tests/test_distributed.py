@@ -158,6 +158,26 @@ def test_the_repository_s_library_job_on_embedded_ray(clips, tmp_path, assets):
     assert proc.returncode == 0 and "nothing to do" in proc.stdout
     assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("clip*.mp4")}
 
+    # jobs/per_input_styles.yaml: one style for the library, another for a .mov with its
+    # own output name
+    shutil.copy(assets.second_painting, clips / "styles/the_scream.jpg")
+    shutil.copy(assets.third_painting, clips / "styles/wave.jpg")
+    (clips / "extra").mkdir()
+    shutil.copy(clips / "videos/clip0.mp4", clips / "extra/intro.mov")
+    mixed = yaml.safe_load((JOBS / "per_input_styles.yaml").read_text())
+    mixed["params"].update(size=48, iterations=6, first_iterations=12)
+    (clips / "jobs/per_input_styles.yaml").write_text(yaml.safe_dump(mixed))
+    proc = run_batch(clips / "jobs/per_input_styles.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert "3 done, 0 failed" in proc.stdout, proc.stdout
+    rendered = {name: np.stack(list(read_frames(clips / "out/mixed" / name,
+                                                probe(clips / "out/mixed" / name), W, H)))
+                for name in ("clip0.mp4", "clip1.mp4", "intro_wave.mp4")}
+    assert all(len(frames) == 8 for frames in rendered.values())
+    # the same frames in another painting's colours
+    difference = np.abs(rendered["intro_wave.mp4"].astype(float) - rendered["clip0.mp4"])
+    assert difference.mean() > 10, difference.mean()
+
 
 @pytest.fixture(scope="module")
 def ray_local():

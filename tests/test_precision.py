@@ -11,8 +11,8 @@ import torch
 
 from stylevid.config import ConfigError, StyleParams
 from stylevid.device import (
+    OtherLoad,
     allowed_cores,
-    busy_cores_note,
     choose_threads,
     has_fast_bf16,
     keep_freed_cpu_memory,
@@ -105,20 +105,30 @@ def test_style_targets_are_shared_by_equal_pictures_loaded_twice(device):
     assert len(stylizer._gram_cache) == 3
 
 
-def test_default_threads_ignore_the_load_and_a_note_says_cores_are_busy():
+def test_default_threads_ignore_the_load_and_a_note_tells_of_busy_cores(tmp_path):
     """The thread count decides the picture, so the default is every allowed core whatever
-    the machine is doing; busy cores get a note instead. Busy: one spinning process per
-    core, started and ended here."""
+    the machine is doing; other processes' load is measured over the work and reported
+    after it. Busy: one spinning process per core, started and ended here."""
     cores = allowed_cores()
     before = torch.get_num_threads()
+    load = OtherLoad()
     spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
                 for _ in range(cores)]
     try:
-        time.sleep(0.5)
         assert choose_threads() == cores == torch.get_num_threads()
         assert choose_threads(1) == 1 == torch.get_num_threads()
-        note = busy_cores_note(cores)
+        time.sleep(1.0)
+        busy = load.busy_cores()
+        assert busy is not None and busy > 0.5 * cores
+        note = load.note(cores)
         assert note is not None and "--threads" in note
+        out = tmp_path / "a.png"
+        proc = subprocess.run([sys.executable, "-m", "stylevid", "stylize", "skimage:chelsea",
+                               "--style", "skimage:coffee", "-o", str(out), "--size", "24",
+                               "--iterations", "3"], capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        assert "note: other processes kept about" in proc.stderr
     finally:
         for spinner in spinners:
             spinner.kill()

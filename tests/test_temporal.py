@@ -164,3 +164,25 @@ def test_dis_flow_on_middlebury_ground_truth(data):
     assert err_warp < 0.35 * err_none
     farneback = compute_flow(first, second, "farneback")
     assert np.linalg.norm(farneback - np.nan_to_num(truth), axis=-1)[known].mean() < 1.0
+
+
+def test_moving_disc_clip_has_exact_flow_with_occlusions(assets):
+    """The benchmark's disc clip: every pixel its forward flow knows lands on the same colour
+    in the next frame (warping error exactly 0), the background the disc is about to cover
+    is unknown, and the disc stays in the frame as it bounces."""
+    from stylevid.evaluate import truth_warping_error
+    from stylevid.imageio import read_image
+    from stylevid.synthetic import moving_disc_frames
+
+    frames, flows = moving_disc_frames(read_image(assets.photo), read_image(assets.painting),
+                                       60, 48, 32)
+    assert len(flows) == 59 and all(f.shape == (32, 48, 2) for f in flows)
+    for previous, current, flow in zip(frames, frames[1:], flows, strict=False):
+        assert truth_warping_error(previous, current, flow) == 0.0
+        unknown = np.isnan(flow).any(-1)
+        moving = np.abs(np.nan_to_num(flow)).sum(-1) > 0
+        assert 0 < unknown.mean() < 0.05 and moving.any()
+        assert set(np.unique(np.abs(flow[moving]))) == {1.0}
+    # the disc bounced: both signs of both components occur along the clip
+    steps = {tuple(np.nan_to_num(f)[np.abs(np.nan_to_num(f)).sum(-1) > 0][0]) for f in flows}
+    assert steps == {(1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0)}
