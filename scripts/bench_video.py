@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stylevid.config import VIDEO_ITERATIONS, RenderOptions, StyleParams
+from stylevid.config import FLOW_PRESETS, VIDEO_ITERATIONS, RenderOptions, StyleParams
 from stylevid.device import cpu_description, resolve_precision
 from stylevid.engine import Region, StyleImage, Stylizer
 from stylevid.evaluate import LossMeter, evaluate_clip, sharpness
@@ -147,6 +147,10 @@ def main() -> None:
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                         help="VGG arithmetic (results in bf16 are kept as "
                              "video_quality_CLIP-bf16.json)")
+    parser.add_argument("--flow-preset", default=RenderOptions.flow_preset,
+                        choices=FLOW_PRESETS,
+                        help="DIS preset of the renders (results with another than the "
+                             "default are kept as video_quality_CLIP-flow-PRESET.json)")
     parser.add_argument("--style", type=Path, default=STYLE,
                         help="style picture (results of another than starry_night.jpg are "
                              "kept as video_quality_CLIP-STYLE.json)")
@@ -170,6 +174,8 @@ def main() -> None:
         clip += "-bf16" if precision == "bf16" else ""
         clip += f"-{args.size}px" if args.size != SIZE else ""
         clip += f"-it{args.iterations}" if args.iterations != VIDEO_ITERATIONS else ""
+        if args.flow_preset != RenderOptions.flow_preset:
+            clip += f"-flow-{args.flow_preset}"
         results_path = RESULTS / f"video_quality_{clip}.json"
         results = {"machine": machine, "size": args.size}
         if results_path.is_file():  # other modes measured earlier, by another run
@@ -180,7 +186,8 @@ def main() -> None:
                                                     regions, meter, work / f"{clip}-sampled")
                 results_path.write_text(json.dumps(results, indent=1))
                 continue
-            options = RenderOptions(duration=duration, **MODES[mode])
+            options = RenderOptions(duration=duration, flow_preset=args.flow_preset,
+                                    **MODES[mode])
             out = work / f"{clip}-{re.sub(r'[^a-z0-9]+', '-', mode)}.mp4"
             counter = IterationCounter()
             stylizer.evaluations = 0

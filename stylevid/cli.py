@@ -562,7 +562,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--flow", choices=FLOW_METHODS, default=RenderOptions.flow_method,
                    help="OpenCV optical flow (default dis)")
     v.add_argument("--flow-preset", choices=FLOW_PRESETS, default=RenderOptions.flow_preset,
-                   help="DIS preset (default medium)")
+                   help="DIS preset: OpenCV's ultrafast, fast, medium, or fine (default: medium "
+                        "refined down to full resolution)")
     v.add_argument("--cut-threshold", default=RenderOptions.cut_threshold,
                    help="a frame whose consistent-motion fraction is below this starts a new "
                         "shot (default %(default)g)")

@@ -66,7 +66,7 @@ class Motion:
 
 
 def pair_motion(first: np.ndarray, second: np.ndarray, method: str = "dis",
-                preset: str = "medium") -> tuple[Motion, Motion]:
+                preset: str = "fine") -> tuple[Motion, Motion]:
     """Motions of ``second`` towards ``first`` and of ``first`` towards ``second``."""
     backward = compute_flow(second, first, method, preset)
     forward = compute_flow(first, second, method, preset)
@@ -102,7 +102,7 @@ class MotionCache:
                      weights=np.round(motion.weights * 255).astype(np.uint8))
 
     def get(self, target: int, source: int, frames: Callable[[int], np.ndarray],
-            method: str = "dis", preset: str = "medium") -> Motion:
+            method: str = "dis", preset: str = "fine") -> Motion:
         """The motion of ``target`` towards ``source``, computed (both ways) on a miss;
         ``frames(i)`` gives content frame i."""
         cached = self.load(target, source)

@@ -154,9 +154,14 @@ def test_dis_flow_on_middlebury_ground_truth(data):
     second = cv2.imread(str(folder / "frame11.png"))[:, :, ::-1]
     truth = read_flo(folder / "flow10.flo")
     known = np.isfinite(truth).all(-1)
-    flow = compute_flow(first, second, "dis", "medium")
-    epe = np.linalg.norm(flow - np.nan_to_num(truth), axis=-1)[known].mean()
-    assert epe < 0.5, epe
+    def epe(flow: np.ndarray) -> float:
+        return float(np.linalg.norm(flow - np.nan_to_num(truth), axis=-1)[known].mean())
+
+    # the default refines down to full resolution: half the error of OpenCV's medium
+    # preset, which stops at half resolution (measured 0.096 and 0.225 px)
+    assert epe(compute_flow(first, second)) < 0.12
+    assert epe(compute_flow(first, second)) < 0.5 * epe(compute_flow(first, second, "dis",
+                                                                        "medium"))
     # warping frame 11 back with the flow explains frame 10 (SOURCES.md: 1.40 vs 5.71)
     warped = warp(second, np.nan_to_num(truth)).astype(float)
     err_warp = np.abs(warped - first)[known].mean()
