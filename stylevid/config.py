@@ -39,6 +39,7 @@ COLOR_MODES = ("none", "luminance", "histogram")
 PRECISIONS = ("auto", "fp32", "bf16")
 FLOW_METHODS = ("dis", "farneback")
 FLOW_PRESETS = ("ultrafast", "fast", "medium", "fine")  # flow.DIS_PRESETS
+FLOW_PRESET = "fine"  # the default; why: flow.DIS_PRESETS
 MIN_SIZE = 16  # four 2x poolings before relu5_1 still leave a pixel
 
 # `stylevid render` and batch jobs: later frames start from the warped previous frame and
@@ -262,7 +263,7 @@ class RenderOptions(_Checked):
     temporal_from_pass: int = 1
     blend_weight: float = 1.0
     flow_method: str = "dis"
-    flow_preset: str = "fine"
+    flow_preset: str = FLOW_PRESET
     # A frame whose consistent fraction falls below this starts a new shot.
     cut_threshold: float = 0.3
     start: float | None = None

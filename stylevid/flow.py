@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .config import FLOW_PRESET
 from .errors import UserError
 
 # OpenCV's presets stop refining at half resolution (medium) or a quarter (fast, ultrafast)
@@ -32,7 +33,7 @@ def _grey(image: np.ndarray) -> np.ndarray:
 
 
 def compute_flow(first: np.ndarray, second: np.ndarray, method: str = "dis",
-                 preset: str = "fine") -> np.ndarray:
+                 preset: str = FLOW_PRESET) -> np.ndarray:
     """Dense flow from ``first`` to ``second`` (RGB or grey uint8), float32 (H, W, 2)."""
     a, b = _grey(first), _grey(second)
     if method == "dis":

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .config import FLOW_PRESET
 from .flow import compute_flow, sample_grid
 from .fsutil import atomic_path
 from .temporal import consistency_weights, consistent_fraction
@@ -66,7 +67,7 @@ class Motion:
 
 
 def pair_motion(first: np.ndarray, second: np.ndarray, method: str = "dis",
-                preset: str = "fine") -> tuple[Motion, Motion]:
+                preset: str = FLOW_PRESET) -> tuple[Motion, Motion]:
     """Motions of ``second`` towards ``first`` and of ``first`` towards ``second``."""
     backward = compute_flow(second, first, method, preset)
     forward = compute_flow(first, second, method, preset)
@@ -102,7 +103,7 @@ class MotionCache:
                      weights=np.round(motion.weights * 255).astype(np.uint8))
 
     def get(self, target: int, source: int, frames: Callable[[int], np.ndarray],
-            method: str = "dis", preset: str = "fine") -> Motion:
+            method: str = "dis", preset: str = FLOW_PRESET) -> Motion:
         """The motion of ``target`` towards ``source``, computed (both ways) on a miss;
         ``frames(i)`` gives content frame i."""
         cached = self.load(target, source)

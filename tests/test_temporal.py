@@ -191,3 +191,18 @@ def test_moving_disc_clip_has_exact_flow_with_occlusions(assets):
     # the disc bounced: both signs of both components occur along the clip
     steps = {tuple(np.nan_to_num(f)[np.abs(np.nan_to_num(f)).sum(-1) > 0][0]) for f in flows}
     assert steps == {(1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0)}
+
+
+def test_every_flow_preset_the_options_accept_exists():
+    from stylevid.config import FLOW_PRESET, FLOW_PRESETS
+    from stylevid.flow import DIS_PRESETS
+
+    assert set(FLOW_PRESETS) == set(DIS_PRESETS) and FLOW_PRESET in DIS_PRESETS
+    first = np.zeros((24, 32, 3), np.uint8)
+    first[8:16, 8:16] = 255
+    second = np.roll(first, 1, axis=1)  # the square moves 1 px right
+    for preset in FLOW_PRESETS:
+        flow = compute_flow(second, first, "dis", preset)
+        assert flow.shape == (24, 32, 2) and np.isfinite(flow).all()
+    # the default finds the square's motion where it is (backward flow -1 px)
+    assert abs(compute_flow(second, first)[12, 12, 0] + 1) < 0.2
