@@ -34,6 +34,15 @@ def file_digest(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _differences(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """The settings that differ between two manifests, by dotted name (nested settings
+    named down to the field: ``options.flow_preset``)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [change for key in sorted(set(old) | set(new))
+                for change in _differences(old.get(key), new.get(key), f"{prefix}{key}.")]
+    return [] if old == new else [(prefix.rstrip("."), old, new)]
+
+
 class WorkDir:
     """Frames ``frames/000123.png`` (pass 1; later passes in ``pass2/`` ...) and cached
     motion ``motion/`` of one render."""
@@ -54,11 +63,12 @@ class WorkDir:
         manifest = json.loads(json.dumps(manifest))  # tuples become lists, as when read back
         previous = json.loads(path.read_text()) if path.is_file() else None
         if previous is not None and previous != manifest and self.has_frames():
-            changed = sorted(k for k in set(previous) | set(manifest)
-                             if previous.get(k) != manifest.get(k))
+            changes = ", ".join(f"{key} {old!r} now {new!r}"
+                                for key, old, new in _differences(previous, manifest))
             raise UserError(
                 f"work folder {self.root} belongs to a render with other settings "
-                f"({', '.join(changed)} differ); delete it or pass another --work-dir")
+                f"({changes}); run it with those, delete the folder or pass another "
+                f"--work-dir")
         if previous != manifest:
             if previous is not None:  # a folder of ours: its flow was for other settings
                 shutil.rmtree(self.root / "motion", ignore_errors=True)

@@ -99,7 +99,8 @@ def test_killed_render_resumes_to_the_same_frames_as_an_uninterrupted_one(pan_cl
     # changed settings are refused, the finished work is kept
     proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(out),
                    *FAST, "--iterations", "13")
-    assert proc.returncode == 2 and "other settings" in proc.stderr and "params" in proc.stderr
+    assert proc.returncode == 2 and "other settings" in proc.stderr
+    assert "params.iterations" in proc.stderr and "now 13" in proc.stderr, proc.stderr
     assert out.exists()
     # another encoding quality re-encodes the finished frames without rendering any
     proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(out), *FAST,
