@@ -60,7 +60,11 @@ def option_name(setting: str) -> str:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    """A whole number > 0 (anything else: the same one-line message)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
     return value

@@ -224,6 +224,8 @@ def test_zero_frame_video_exits_2(tmp_path):
     ("--passes", "0", "must be >= 1"),
     ("--lookahead", "-4", "must be >= 0"),
     ("--iterations", "2.5", "must be a whole number"),
+    ("--threads", "nan", "must be a positive integer, not nan"),
+    ("--threads", "0", "must be a positive integer, not 0"),
 ])
 def test_nonsense_numbers_are_refused_before_any_work(tmp_path, capsys, option, value,
                                                       message):
