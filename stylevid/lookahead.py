@@ -80,7 +80,7 @@ class KeyframesAhead:
         if index not in self.guides:
             return []
         image, visible = self.guides[index]
-        covered = np.max([motion.weights for _, motion in neighbours], axis=0)
+        covered = np.max([motion.hold for _, motion in neighbours], axis=0)
         confidence = (1.0 - covered) * visible
         o = self.options
         return [PixelAnchor.of("ahead", image, confidence, o.temporal_weight, self.device,
@@ -126,7 +126,7 @@ class KeyframesAhead:
         o = self.options
         for target, _, visible in back:
             covered = self.cache.get(target, target - 1, self.frame, o.flow_method,
-                                     o.flow_preset).weights
+                                     o.flow_preset).hold
             if ((1.0 - covered) * visible >= 0.5).any():
                 return True
         return False

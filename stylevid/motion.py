@@ -20,7 +20,7 @@ import numpy as np
 from .config import FLOW_PRESET
 from .flow import compute_flow, sample_grid
 from .fsutil import atomic_path
-from .temporal import consistency_weights, consistent_fraction
+from .temporal import consistency_weights, consistent_fraction, content_agrees
 
 # Warping the stylized history: Lanczos (8x8) instead of bilinear. Each frame's history has
 # been resampled once per earlier frame; bilinear sampling at a half-pixel shift halves the
@@ -28,14 +28,39 @@ from .temporal import consistency_weights, consistent_fraction
 # warped predecessor, the blur compounds along the clip.
 HISTORY_INTERPOLATION = cv2.INTER_LANCZOS4
 
+# Content agreement (Motion.hold): the largest mean absolute RGB difference (of 255) between a
+# frame and the frame before carried along the flow at which a pixel counts as seen in both.
+AGREEMENT_TOLERANCE = 16.0
+
 
 @dataclass(frozen=True)
 class Motion:
-    """Flow from a target frame to a source frame (H, W, 2) and the target's consistency
-    weights (H, W) in [0, 1], both at their cached precision."""
+    """Flow from a target frame to a source frame (H, W, 2), the target's consistency
+    weights (H, W) in [0, 1], both at their cached precision, and where the target's content
+    agrees with the source's carried along the flow (H, W) bool (None: not known, e.g. a
+    motion multiplied along several frames)."""
 
     flow: np.ndarray
     weights: np.ndarray
+    agrees: np.ndarray | None = None
+
+    @property
+    def hold(self) -> np.ndarray:
+        """How firmly the temporal loss holds each target pixel to the stylized source
+        frame, and whether a later frame starts from it (>= 1/2): Ruder's weight, or 1
+        where the content agrees.
+
+        Ruder's checker leaves a band a few pixels wide on both sides of every moving edge
+        at weight 0 (its motion-boundary rule fires wherever the flow changes fast, whether
+        or not the pixel is seen in both frames). Left free, that band was repainted every
+        frame, and the edges of moving objects flickered: on a disc moving over a photo
+        (bench_video.py's ``disc``), 91 % of the pixels Ruder's checker left below 1/2
+        inside the frame were seen in both frames. Holding the ones whose content agrees
+        (a disocclusion shows the occluder there, so it is left free) halved that clip's
+        warping error near the disc's edge."""
+        if self.agrees is None:
+            return self.weights
+        return np.maximum(self.weights, self.agrees.astype(np.float32))
 
     def stored(self) -> Motion:
         """This motion as the cache keeps it (float16 flow, weights in 1/255 steps, as
@@ -43,7 +68,7 @@ class Motion:
         cache, sees exactly what an uninterrupted one saw."""
         flow = self.flow.astype(np.float16).astype(np.float32)
         weights = (np.round(np.clip(self.weights, 0, 1) * 255) / 255).astype(np.float32)
-        return Motion(flow, weights)
+        return Motion(flow, weights, self.agrees)
 
     def is_cut(self, threshold: float) -> bool:
         """Whether the target frame starts a new shot: the fraction of its pixels whose
@@ -71,8 +96,16 @@ def pair_motion(first: np.ndarray, second: np.ndarray, method: str = "dis",
     """Motions of ``second`` towards ``first`` and of ``first`` towards ``second``."""
     backward = compute_flow(second, first, method, preset)
     forward = compute_flow(first, second, method, preset)
-    return (Motion(backward, consistency_weights(backward, forward)).stored(),
-            Motion(forward, consistency_weights(forward, backward)).stored())
+    return (_motion(second, first, backward, forward), _motion(first, second, forward, backward))
+
+
+def _motion(target: np.ndarray, source: np.ndarray, flow: np.ndarray,
+            reverse: np.ndarray) -> Motion:
+    """The stored motion of ``target`` towards ``source`` from the flows both ways; the
+    content agreement is taken with the stored flow, as renders will carry frames."""
+    motion = Motion(flow, consistency_weights(flow, reverse)).stored()
+    agrees = content_agrees(target, motion.warp(source), motion.flow, AGREEMENT_TOLERANCE)
+    return Motion(motion.flow, motion.weights, agrees)
 
 
 class MotionCache:
@@ -93,14 +126,19 @@ class MotionCache:
         if not path.is_file():
             return None
         with np.load(path) as data:
+            if "agrees" not in data:  # written by an earlier stylevid: computed again
+                return None
             return Motion(data["flow"].astype(np.float32),
-                          data["weights"].astype(np.float32) / 255.0)
+                          data["weights"].astype(np.float32) / 255.0,
+                          data["agrees"].astype(bool))
 
     def save(self, target: int, source: int, motion: Motion) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.path(target, source)) as tmp, open(tmp, "wb") as handle:
+            agrees = (motion.agrees if motion.agrees is not None
+                      else np.zeros(motion.weights.shape, bool))  # the same hold
             np.savez(handle, flow=motion.flow.astype(np.float16),
-                     weights=np.round(motion.weights * 255).astype(np.uint8))
+                     weights=np.round(motion.weights * 255).astype(np.uint8), agrees=agrees)
 
     def get(self, target: int, source: int, frames: Callable[[int], np.ndarray],
             method: str = "dis", preset: str = FLOW_PRESET) -> Motion:
@@ -121,13 +159,13 @@ def carried_weights(cache: MotionCache, path: Sequence[int],
                     ) -> Iterator[tuple[int, Motion, np.ndarray]]:
     """How reliably each pixel of every later frame of ``path`` is reached from frame
     ``path[0]`` along the cached flow, frame by frame: (frame, its motion towards the frame
-    before it on the path, weights), the weights the product of Ruder's along the way (0
-    where any step was unreliable). ``frame(i)`` gives content frame i, should a flow be
-    missing."""
+    before it on the path, weights), the weights the product of each step's hold
+    (:attr:`Motion.hold`) along the way (0 where any step was unreliable). ``frame(i)``
+    gives content frame i, should a flow be missing."""
     weights: np.ndarray | None = None
     for source, target in zip(path, path[1:], strict=False):
         motion = cache.get(target, source, frame, method, preset)
-        weights = motion.weights if weights is None else motion.weights * motion.warp(weights)
+        weights = motion.hold if weights is None else motion.hold * motion.warp(weights)
         yield target, motion, weights
 
 

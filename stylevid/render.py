@@ -129,8 +129,9 @@ class VideoRenderer:
         frame), fresh and coarse-to-fine. With ``previous`` (this frame's result of the last pass)
         it starts from Ruder's blend ``(previous + δ c ω) / (1 + δ c)`` of that result and
         the nearest neighbour warped here. ``temporal`` adds the temporal loss towards the
-        warped neighbours with Ruder's weights (in a later pass, and towards ``previous``
-        where they are not reliable); ``extra_anchors`` pull the frame towards other
+        warped neighbours, weighted by their :attr:`Motion.hold` (Ruder's weights, and 1
+        where the content agrees), and in a later pass towards ``previous`` where they hold
+        nothing; ``extra_anchors`` pull the frame towards other
         targets (a later keyframe, on Ray).
         """
         p, o = self.params, self.options
@@ -144,7 +145,7 @@ class VideoRenderer:
         anchors = list(extra_anchors)
         if use_neighbours:
             warped = [motion.warp(image) for image, motion in neighbours]
-            nearest, weights = warped[0], neighbours[0][1].weights
+            nearest, weights = warped[0], neighbours[0][1].hold
             if previous is None:
                 start = _composite(warped, [motion for _, motion in neighbours], content)
                 if extra_anchors and temporal:
@@ -153,7 +154,7 @@ class VideoRenderer:
                 blend = (o.blend_weight * weights)[..., None]
                 start = np.round((previous + blend * nearest) / (1.0 + blend)).astype(np.uint8)
             if temporal:
-                combined = long_term_weights([motion.weights for _, motion in neighbours])
+                combined = long_term_weights([motion.hold for _, motion in neighbours])
                 fine = o.temporal_fine_weight if previous is None else o.pass_fine_weight
                 anchors += [PixelAnchor.of("temporal", image, w, o.temporal_weight, device, fine)
                             for image, w in zip(warped, combined, strict=True)]
@@ -181,7 +182,7 @@ class VideoRenderer:
                   ) -> np.ndarray:
         """Frame ``path[-1]`` (``content``) rendered as a later frame of ``earlier`` (the
         stylized frame ``path[0]``) carried to it frame by frame along the cached flow,
-        Ruder's weights multiplied along the way: a Ray chunk's keyframe from the one before,
+        the holds multiplied along the way: a Ray chunk's keyframe from the one before,
         a keyframe ahead from the current frame. ``frame(i)`` gives content frame i, should
         a flow be missing."""
         o = self.options
@@ -193,8 +194,8 @@ class VideoRenderer:
 
 def _composite(warped: Sequence[np.ndarray], motions: Sequence[Motion],
                content: np.ndarray) -> np.ndarray:
-    """The start of a later frame: each pixel from the first warped neighbour that is
-    reliable there (weight >= 0.5). Pixels beyond the nearest neighbour's edges (a camera
+    """The start of a later frame: each pixel from the first warped neighbour that holds it
+    (:attr:`Motion.hold` >= 0.5). Pixels beyond the nearest neighbour's edges (a camera
     move brings them into view; its weights are 0 there) start from that neighbour mirrored
     beyond its edge: painted strokes, which the content loss then reshapes (on the pan
     benchmark, style loss 6.4e7 against 8.1e7 when they start from the content). Pixels no
@@ -205,9 +206,9 @@ def _composite(warped: Sequence[np.ndarray], motions: Sequence[Motion],
     (bedroom.mp4, 200 frames at 20 iterations a later frame: the mean grey climbed from 123
     to 156 of the photo's 180)."""
     start = warped[0].copy()
-    covered = motions[0].weights >= 0.5
+    covered = motions[0].hold >= 0.5
     for image, motion in zip(warped[1:], motions[1:], strict=True):
-        take = ~covered & (motion.weights >= 0.5)
+        take = ~covered & (motion.hold >= 0.5)
         start[take] = image[take]
         covered |= take
     disoccluded = ~covered & ~beyond_source(motions[0].flow)
@@ -220,9 +221,9 @@ def _composite(warped: Sequence[np.ndarray], motions: Sequence[Motion],
 def _settled(start: np.ndarray, weights: np.ndarray, anchors: Sequence[PixelAnchor],
              temporal_weight: float) -> np.ndarray:
     """Where the pixel terms settle: the start moved towards the anchors' targets (a later
-    keyframe, on Ray) as far as their pull outweighs the temporal loss's (Ruder's weights
-    ``c``): ``(c x + sum b w k) / (c + sum b w)``. A few iterations then suffice to arrive
-    at the keyframe; pixels no term holds keep their start."""
+    keyframe, on Ray) as far as their pull outweighs the temporal loss's (its hold ``c``,
+    :attr:`Motion.hold`): ``(c x + sum b w k) / (c + sum b w)``. A few iterations then
+    suffice to arrive at the keyframe; pixels no term holds keep their start."""
     total = weights.astype(np.float64)[..., None]
     moved = total * start
     for anchor in anchors:

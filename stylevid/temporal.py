@@ -88,6 +88,19 @@ def consistency_weights(backward: np.ndarray, forward: np.ndarray) -> np.ndarray
     return np.clip(smoothed, 0.0, 1.0)
 
 
+def content_agrees(target: np.ndarray, carried_source: np.ndarray, flow: np.ndarray,
+                   tolerance: float) -> np.ndarray:
+    """Pixels of the target frame whose content the source frame shows at the flow's
+    position: the mean absolute RGB difference between ``target`` and the source's content
+    carried here along ``flow`` (``carried_source``, uint8) is at most ``tolerance`` (of
+    255), and the source position lies inside the source frame. (H, W) bool.
+
+    Where the flow is right, the source frame's content carried along it is the target's
+    own picture; where it points at an occluder (a disocclusion) or is wrong, it differs."""
+    difference = np.abs(target.astype(np.int16) - carried_source.astype(np.int16)).mean(-1)
+    return (difference <= tolerance) & ~beyond_source(flow)
+
+
 def long_term_weights(weights: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Ruder's long-term combination for frames J = (1, 2, 4, ...) back, closest first:
     ``c_j = max(c_j - Σ_{k<j} c_k, 0)``, so each pixel is pulled by its nearest consistent

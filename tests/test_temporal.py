@@ -5,6 +5,7 @@ from stylevid.flow import compute_flow, read_flo, warp
 from stylevid.synthetic import pan_flow, pan_frames
 from stylevid.temporal import (
     consistency_weights,
+    content_agrees,
     long_term_weights,
     reliability,
     warping_error,
@@ -115,6 +116,21 @@ def test_consistency_weights_on_a_real_pair_against_a_float64_transcription(data
     assert (expected == -1).sum() > 50 and (expected == 0).sum() > w + h + 50
     np.testing.assert_allclose(consistency_weights(backward, forward),
                                _ruder_smooth(expected), atol=0.05)
+
+
+def test_content_agrees_by_mean_absolute_difference_inside_the_source():
+    target = np.full((3, 4, 3), 100, np.uint8)
+    carried = target.copy()
+    carried[0, 0] = (116, 116, 116)  # mean difference 16: agrees
+    carried[0, 1] = (148, 100, 100)  # 16 on average over the channels: agrees
+    carried[0, 2] = (117, 117, 117)  # 17: does not
+    carried[1, 1] = (0, 0, 0)  # an occluder's colour: does not
+    flow = np.zeros((3, 4, 2), np.float32)
+    flow[2, 0] = (-1.0, 0.0)  # from beyond the source's left edge: does not
+    expected = np.ones((3, 4), bool)
+    expected[0, 2] = expected[1, 1] = expected[2, 0] = False
+    expected[-1, :] = expected[:, -1] = False  # Ruder's rule 1: no bilinear neighbours
+    np.testing.assert_array_equal(content_agrees(target, carried, flow, 16.0), expected)
 
 
 def test_long_term_weights_closest_first():
