@@ -89,6 +89,7 @@ MODES = {
     "long-term": dict(long_term=True),  # single pass, J = {1, 2, 4}
     "multi-pass (3)": dict(passes=3),
     # single pass, a lighter temporal loss (the default 5e6 calibrated on the pan)
+    "temporal weight 3e6": dict(temporal_weight=3e6),
     "temporal weight 2e6": dict(temporal_weight=2e6),
     "temporal weight 1e6": dict(temporal_weight=1e6),
     # single pass, the finest detail held more lightly (the default 0.15)
