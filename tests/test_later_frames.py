@@ -128,3 +128,29 @@ def test_a_later_pass_holds_what_its_neighbour_does_not_show_to_the_frame_before
     np.testing.assert_allclose((held.confidence + temporal.confidence)[0, 0].numpy(), 1.0)
     renderer.stylize_frame(content, [], [(neighbour, motion)])  # the first pass: no hold
     assert [a.name for a in recorder.anchors] == ["temporal"]
+
+
+def test_the_first_pass_holds_agreeing_pixels_a_later_pass_ruders_weights():
+    """A pixel Ruder's checker lets go but whose content agrees (a motion boundary seen in
+    both frames) is held by the first pass's temporal loss and starts from the history; a
+    later pass holds it to the frame's own last result instead, with Ruder's weights."""
+    rng = np.random.default_rng(4)
+    content, neighbour, previous = (rng.integers(0, 256, (8, 12, 3), dtype=np.uint8)
+                                    for _ in range(3))
+    moving = _pan(12, 8, 2.0)
+    moving.weights[2:5, 3:6] = 0.0  # a motion-boundary band ...
+    agrees = np.zeros((8, 12), bool)
+    agrees[2:5, 3:5] = True  # ... most of which both frames show
+    motion = Motion(moving.flow, moving.weights, agrees)
+    recorder = _Recorder()
+    renderer = VideoRenderer(recorder, RenderOptions())  # type: ignore[arg-type]
+    renderer.stylize_frame(content, [], [(neighbour, motion)])
+    [temporal] = recorder.anchors
+    np.testing.assert_array_equal(temporal.confidence[0, 0].numpy(), motion.hold)
+    start = _composite([motion.warp(neighbour)], [motion], content)
+    np.testing.assert_array_equal(start[2:5, 3:5], motion.warp(neighbour)[2:5, 3:5])
+    assert (start[2:5, 5] != motion.warp(neighbour)[2:5, 5]).any()  # free: repainted
+    renderer.stylize_frame(content, [], [(neighbour, motion)], previous=previous)
+    temporal, held = recorder.anchors
+    np.testing.assert_array_equal(temporal.confidence[0, 0].numpy(), motion.weights)
+    np.testing.assert_allclose(held.confidence[0, 0].numpy(), 1.0 - motion.weights)
