@@ -279,7 +279,7 @@ def plot_clip(clip: str, results: dict, exact: bool) -> None:
         if not isinstance(entry, dict) or "series" not in entry:
             continue
         series = entry["series"]
-        if mode == SAMPLED:
+        if "index" in series:  # independent frames, sampled
             axes[1].plot(series["index"], series["sharpness"], "o", label=mode)
             axes[2].plot(series["index"], series["style_loss"], "o", label=mode)
             continue

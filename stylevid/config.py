@@ -162,8 +162,9 @@ class StyleParams(_Checked):
     learning_rate: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam
     iterations: int = 500  # neural-style default
     # Stop when the loss improved by less than this fraction per evaluation over the last 20
-    # evaluations (over all of them from the 6th on: optimize.optimize_image).
-    tolerance: float = 1e-5
+    # evaluations (from a later frame's warm start over all of them from the 6th on:
+    # optimize.optimize_image).
+    tolerance: float = 2e-4
     init: str = "content"  # "content", "noise" or a path to an image
     size: int = 512  # longest side of the output, pixels
     # Number of coarse-to-fine levels, each twice the previous size; None = automatic

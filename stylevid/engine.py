@@ -147,13 +147,16 @@ class Stylizer:
         anchors: Sequence[PixelAnchor] = (),
         iterations: int | None = None,
         sizes: Sequence[int] | None = None,
+        warm_start: bool = False,
         on_step: ProgressFn | None = None,
     ) -> StylizeResult:
         """Stylize ``content`` (RGB uint8 at the output size) region by region.
 
         ``init`` (1, 3, H, W) starts the optimisation (default: ``params.init``);
         ``anchors`` add weighted pixel losses (temporal loss); ``sizes`` are the longest
-        sides of the coarse-to-fine levels (default from ``params``), ending at the content's.
+        sides of the coarse-to-fine levels (default from ``params``), ending at the content's;
+        ``warm_start``: ``init`` is expected near the optimum (a later video frame's carried
+        picture), so a start on its plateau may stop after a few evaluations.
         """
         p = self.params
         height, width = content.shape[:2]
@@ -179,7 +182,8 @@ class Stylizer:
             result = optimize_image(
                 image, objective, iterations=iterations or p.iterations,
                 optimizer=p.optimizer, lr=p.lr, tolerance=p.tolerance,
-                history=lbfgs_history(h * w), on_step=step,
+                history=lbfgs_history(h * w), warm_start=warm_start and level == 0,
+                on_step=step,
             )
             image = result.image
             losses += result.losses

@@ -178,7 +178,8 @@ class VideoRenderer:
             start = previous
         result = self.stylizer.stylize(content, regions, init=to_tensor(start, device),
                                        anchors=anchors, iterations=p.iterations,
-                                       sizes=[max(content.shape)], on_step=on_step)
+                                       sizes=[max(content.shape)], warm_start=True,
+                                       on_step=on_step)
         return finish(result.image, content, p), result.losses[-1]
 
 
