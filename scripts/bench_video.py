@@ -179,14 +179,21 @@ def main() -> None:
         if args.flow_preset != RenderOptions.flow_preset:
             clip += f"-flow-{args.flow_preset}"
         results_path = RESULTS / f"video_quality_{clip}.json"
-        results = {"machine": machine, "size": args.size}
-        if results_path.is_file():  # other modes measured earlier, by another run
-            results = {**json.loads(results_path.read_text()), **results}
+        measured: dict = {"machine": machine, "size": args.size}  # by this run
+
+        def save(results_path: Path = results_path, measured: dict = measured) -> dict:
+            """This run's modes over those in the file (other modes, measured earlier or by
+            a run beside this one, are kept)."""
+            earlier = json.loads(results_path.read_text()) if results_path.is_file() else {}
+            results = {**earlier, **measured}
+            results_path.write_text(json.dumps(results, indent=1))
+            return results
+
         for mode in args.modes.split(","):
             if mode == SAMPLED:
-                results[mode] = sampled_independent(path, duration, args.size, stylizer,
-                                                    regions, meter, work / f"{clip}-sampled")
-                results_path.write_text(json.dumps(results, indent=1))
+                measured[mode] = sampled_independent(path, duration, args.size, stylizer,
+                                                     regions, meter, work / f"{clip}-sampled")
+                save()
                 continue
             options = RenderOptions(duration=duration, flow_preset=args.flow_preset,
                                     **MODES[mode])
@@ -215,14 +222,12 @@ def main() -> None:
                 "series": report.series(),
                 "drift": float(np.abs(colours[-1] - colours[0]).max()),
             }
-            if results_path.is_file():
-                results = {**json.loads(results_path.read_text()), **results}
-            results[mode] = entry
+            measured[mode] = entry
             print(clip, mode, f"{seconds:.0f} s, {counter.count} iterations, "
                   f"{stylizer.evaluations} evaluations ({first_frame[0]} for frame 0)",
                   json.dumps(entry["summary"]), f"drift {entry['drift']:.2f}", flush=True)
-            results_path.write_text(json.dumps(results, indent=1))
-        plot_clip(clip, results, truth is not None)
+            save()
+        plot_clip(clip, save(), truth is not None)
     write_markdown()
 
 
