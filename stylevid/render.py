@@ -154,7 +154,7 @@ class VideoRenderer:
                      for _, motion in neighbours]
             nearest, weights = warped[0], holds[0]
             if previous is None:
-                start = _composite(warped, [motion for _, motion in neighbours], content)
+                start = _composite(warped, holds, neighbours[0][1].flow, content)
                 if extra_anchors and temporal:
                     start = _settled(start, weights, extra_anchors, o.temporal_weight)
             else:
@@ -200,10 +200,11 @@ class VideoRenderer:
                                   on_step=on_step)[0]
 
 
-def _composite(warped: Sequence[np.ndarray], motions: Sequence[Motion],
+def _composite(warped: Sequence[np.ndarray], holds: Sequence[np.ndarray], flow: np.ndarray,
                content: np.ndarray) -> np.ndarray:
     """The start of a later frame: each pixel from the first warped neighbour that holds it
-    (:attr:`Motion.hold` >= 0.5). Pixels beyond the nearest neighbour's edges (a camera
+    (its :attr:`Motion.hold` in ``holds`` >= 0.5; ``flow``: the nearest neighbour's).
+    Pixels beyond the nearest neighbour's edges (a camera
     move brings them into view; its weights are 0 there) start from that neighbour mirrored
     beyond its edge: painted strokes, which the content loss then reshapes (on the pan
     benchmark, style loss 6.4e7 against 8.1e7 when they start from the content). Pixels no
@@ -214,12 +215,12 @@ def _composite(warped: Sequence[np.ndarray], motions: Sequence[Motion],
     (bedroom.mp4, 200 frames at 20 iterations a later frame: the mean grey climbed from 123
     to 156 of the photo's 180)."""
     start = warped[0].copy()
-    covered = motions[0].hold >= 0.5
-    for image, motion in zip(warped[1:], motions[1:], strict=True):
-        take = ~covered & (motion.hold >= 0.5)
+    covered = holds[0] >= 0.5
+    for image, hold in zip(warped[1:], holds[1:], strict=True):
+        take = ~covered & (hold >= 0.5)
         start[take] = image[take]
         covered |= take
-    disoccluded = ~covered & ~beyond_source(motions[0].flow)
+    disoccluded = ~covered & ~beyond_source(flow)
     if disoccluded.any() and covered.any():
         painted = match_colors(content, start[covered][None])
         start[disoccluded] = painted[disoccluded]

@@ -25,11 +25,11 @@ def test_start_takes_the_history_mirrors_what_enters_and_repaints_disocclusions(
     history = rng.integers(0, 256, (8, 12, 3), dtype=np.uint8)
     content = np.full((8, 12, 3), 7, np.uint8)
     still = _pan(12, 8, 0.0)
-    start = _composite([still.warp(history)], [still], content)
+    start = _composite([still.warp(history)], [still.hold], still.flow, content)
     np.testing.assert_array_equal(start, history)  # last row and column too
     moving = _pan(12, 8, 2.0)
     moving.weights[3, 4] = 0.0  # a disocclusion inside the frame
-    start = _composite([moving.warp(history)], [moving], content)
+    start = _composite([moving.warp(history)], [moving.hold], moving.flow, content)
     np.testing.assert_array_equal(start[:, -2:], history[:, -2:-4:-1])  # entering: mirrored
     np.testing.assert_array_equal(start[2, 4], moving.warp(history)[2, 4])  # covered: history
 
@@ -46,7 +46,7 @@ def test_disocclusions_start_from_the_photo_in_the_colours_of_the_painting():
     painted[:, 1::2] = (10, 20, 120)
     still = _pan(12, 8, 0.0)
     still.weights[2:6, 3:9] = 0.0  # disoccluded
-    start = _composite([painted], [still], content)
+    start = _composite([painted], [still.hold], still.flow, content)
     hole = start[2:6, 3:9].reshape(-1, 3).astype(int)
     # each channel within the painting's range of that channel, far from the photo's 230
     assert (hole.min(0) >= (10, 20, 120)).all() and (hole.max(0) <= (30, 60, 160)).all()
@@ -147,7 +147,7 @@ def test_the_first_pass_holds_agreeing_pixels_a_later_pass_ruders_weights():
     renderer.stylize_frame(content, [], [(neighbour, motion)])
     [temporal] = recorder.anchors
     np.testing.assert_array_equal(temporal.confidence[0, 0].numpy(), motion.hold)
-    start = _composite([motion.warp(neighbour)], [motion], content)
+    start = _composite([motion.warp(neighbour)], [motion.hold], motion.flow, content)
     np.testing.assert_array_equal(start[2:5, 3:5], motion.warp(neighbour)[2:5, 3:5])
     assert (start[2:5, 5] != motion.warp(neighbour)[2:5, 5]).any()  # free: repainted
     renderer.stylize_frame(content, [], [(neighbour, motion)], previous=previous)
