@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ from stylevid.device import cpu_description, resolve_precision
 from stylevid.engine import Region, StyleImage, Stylizer
 from stylevid.evaluate import LossMeter, evaluate_clip, sharpness
 from stylevid.imageio import read_image, write_image
-from stylevid.render import render_video
+from stylevid.render import default_work_dir, render_video
 from stylevid.still import finish
 from stylevid.synthetic import moving_disc_frames, pan_frames, write_clip
 from stylevid.video import encode, output_size, probe, read_frames
@@ -95,6 +96,7 @@ MODES = {
     "lookahead 8": dict(lookahead=8),  # single pass, keyframes twice as close (default 16)
     # single pass, the finest detail held more lightly (the default 0.15)
     "temporal fine weight 0.05": dict(temporal_fine_weight=0.05),
+    "temporal fine weight 1": dict(temporal_fine_weight=1.0),  # Ruder's loss
 }
 # Independent frames are independent: on a long clip every SAMPLE-th one estimates their
 # sharpness and style loss per frame at 1/SAMPLE of the cost (no warping error: no pairs).
@@ -146,6 +148,9 @@ def main() -> None:
                         help="most iterations of a later frame (results at other than "
                              "`stylevid render`'s default are kept as "
                              "video_quality_CLIP-itN.json)")
+    parser.add_argument("--tolerance", type=float, default=StyleParams.tolerance,
+                        help="plateau stop of every frame (results at other than the "
+                             "default are kept as video_quality_CLIP-tolT.json)")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                         help="VGG arithmetic (results in bf16 are kept as "
                              "video_quality_CLIP-bf16.json)")
@@ -162,7 +167,7 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     params = StyleParams(size=args.size, iterations=args.iterations,
-                         precision=args.precision)
+                         precision=args.precision, tolerance=args.tolerance)
     stylizer = CountingStylizer(params)
     precision = resolve_precision(params.precision, stylizer.device)
     meter = LossMeter(read_image(style))
@@ -176,6 +181,7 @@ def main() -> None:
         clip += "-bf16" if precision == "bf16" else ""
         clip += f"-{args.size}px" if args.size != SIZE else ""
         clip += f"-it{args.iterations}" if args.iterations != VIDEO_ITERATIONS else ""
+        clip += f"-tol{args.tolerance:g}" if args.tolerance != StyleParams.tolerance else ""
         if args.flow_preset != RenderOptions.flow_preset:
             clip += f"-flow-{args.flow_preset}"
         results_path = RESULTS / f"video_quality_{clip}.json"
@@ -198,6 +204,8 @@ def main() -> None:
             options = RenderOptions(duration=duration, flow_preset=args.flow_preset,
                                     **MODES[mode])
             out = work / f"{clip}-{re.sub(r'[^a-z0-9]+', '-', mode)}.mp4"
+            # rendered afresh: a work folder of an earlier run (of other code) would resume
+            shutil.rmtree(default_work_dir(out), ignore_errors=True)
             counter = IterationCounter()
             stylizer.evaluations = 0
             first_frame: list[int] = []  # evaluations of the clip's first frame

@@ -20,7 +20,7 @@ from .device import keep_freed_cpu_memory, resolve_precision
 from .imageio import read_image, resize_longest, resize_to, to_tensor
 from .losses import gram_matrix
 from .memory import lbfgs_history
-from .objective import Objective, PixelAnchor, RegionTarget, layer_guides
+from .objective import Objective, PixelAnchor, RegionTarget, fresh_guides, layer_guides
 from .optimize import optimize_image
 from .vgg import VGG19Encoder
 
@@ -198,9 +198,11 @@ class Stylizer:
         content_targets = {name: features[name] for name in self.params.content_layers}
         targets, keep = self.region_targets(regions, h, w)
         level_anchors = [a.resized(h, w) for a in anchors]
+        fresh = fresh_guides(level_anchors, self.params.style_layers)
         if keep is not None:
             level_anchors.append(PixelAnchor("keep", content, keep, KEEP_WEIGHT))
-        return Objective(self.encoder, self.params, content_targets, targets, level_anchors)
+        return Objective(self.encoder, self.params, content_targets, targets, level_anchors,
+                         fresh)
 
     def _initial(self, content: np.ndarray) -> Tensor:
         p = self.params

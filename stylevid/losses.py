@@ -6,6 +6,7 @@ images (B, 3, H, W) in [0, 1].
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -13,6 +14,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 _EPS = 1e-8
+# split_gram_distance derives the held part's Gram matrix by a subtraction; below this share
+# of the region the difference would be mostly rounding, and the region is taken as fresh.
+_HELD_SHARE = 1e-3
 
 
 class _SelfProduct(torch.autograd.Function):
@@ -65,6 +69,57 @@ def gram_distance(gram: Tensor, target: Tensor) -> Tensor:
     """
     channels = gram.shape[-1]
     return ((gram - target) ** 2).sum(dim=(-2, -1)).mean() / (4.0 * channels**2)
+
+
+@dataclass(frozen=True)
+class GramSplit:
+    """The fresh part of a region at one layer (see :func:`gram_split`)."""
+
+    positions: Tensor  # (K,) flat positions with fresh weight > 0
+    roots: Tensor  # (1, K, 1) square roots of their weights over the fresh part's total
+    fresh_share: float  # the fresh part's share of the region's weight, in (0, 1)
+
+
+def gram_split(guide: Tensor | None, fresh: Tensor) -> GramSplit | None:
+    """How a region (``guide`` as in :func:`gram_matrix`, None: the whole map) splits into
+    held and fresh positions: weights ``r = guide²`` (1 without a guide), of which
+    ``r·fresh`` are fresh (``fresh`` (1, 1, H, W) in [0, 1]). None when nothing is fresh or
+    next to nothing is held: the split loss is then the plain one."""
+    flat_fresh = fresh.reshape(-1)
+    region = guide.reshape(-1) ** 2 if guide is not None else torch.ones_like(flat_fresh)
+    weights = region * flat_fresh
+    total, mass = float(region.sum()), float(weights.sum())
+    if not 0.0 < mass < (1.0 - _HELD_SHARE) * total:
+        return None
+    positions = torch.nonzero(weights > 0).squeeze(1)
+    return GramSplit(positions, (weights[positions] / mass).sqrt().view(1, -1, 1), mass / total)
+
+
+def split_gram_distance(features: Tensor, gram: Tensor, split: GramSplit,
+                        target: Tensor) -> Tensor:
+    """The style loss of a region split between its held and its fresh positions.
+
+    ``gram`` is the region's ``gram_matrix(features, guide)``. The Gram matrix of each part
+    (``Σ w f fᵀ / Σ w`` over its weights w) is compared with the target on its own
+    (:func:`gram_distance`), and the two distances are weighted by the parts' shares of the
+    region's weight. The fresh part's is taken over its positions only (a later frame's
+    fresh pixels are a few percent of it), the held part's follows from the region's,
+    exactly: ``Σ r f fᵀ = Σ r·fresh f fᵀ + Σ r·(1 - fresh) f fᵀ``.
+    """
+    b, c, h, w = features.shape
+    flat = features.permute(0, 2, 3, 1).reshape(b, h * w, c) \
+        if features.is_contiguous(memory_format=torch.channels_last) \
+        else features.reshape(b, c, h * w).mT
+    fresh_gram = _SelfProduct.apply(flat[:, split.positions] * split.roots)
+    # With D = G - A (the region's deviation), E = G_fresh - A and s the fresh share, the
+    # held part's deviation is (D - s E) / (1 - s): the weighted sum of the two parts'
+    # squared deviations is |D - s E|² / (1 - s) + s |E|².
+    share = split.fresh_share
+    region_off, fresh_off = gram - target, fresh_gram - target
+    held_off = torch.add(region_off, fresh_off, alpha=-share)
+    squares = (torch.linalg.vector_norm(held_off, dim=(-2, -1)) ** 2 / (1.0 - share)
+               + torch.linalg.vector_norm(fresh_off, dim=(-2, -1)) ** 2 * share)
+    return squares.mean() / (4.0 * c**2)
 
 
 def content_loss(features: Tensor, target: Tensor) -> Tensor:

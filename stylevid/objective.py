@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +12,15 @@ from torch import Tensor
 
 from .config import StyleParams
 from .imageio import to_tensor
-from .losses import content_loss, gram_distance, gram_matrix, total_variation, weighted_pixel_loss
+from .losses import (
+    content_loss,
+    gram_distance,
+    gram_matrix,
+    gram_split,
+    split_gram_distance,
+    total_variation,
+    weighted_pixel_loss,
+)
 from .vgg import VGG19Encoder, layer_scale
 
 
@@ -74,8 +83,30 @@ def _normalised(weights: tuple[float, ...] | None, count: int) -> list[float]:
     return [w / total for w in values]
 
 
+def fresh_guides(anchors: Sequence[PixelAnchor],
+                 layers: tuple[str, ...]) -> dict[str, Tensor] | None:
+    """How far each position of each style layer is free of the pixel anchors (1 - the sum of
+    their confidences, clamped): a later frame's fresh pixels (disocclusions, the strip a
+    camera move reveals). None without anchors (a still image, a shot's first frame)."""
+    if not anchors:
+        return None
+    held = torch.stack([anchor.confidence for anchor in anchors]).sum(0).clamp(0.0, 1.0)
+    return layer_guides(1.0 - held, layers)
+
+
 class Objective:
-    """Callable total loss of an image (1, 3, H, W); ``terms`` gives the weighted parts."""
+    """Callable total loss of an image (1, 3, H, W); ``terms`` gives the weighted parts.
+
+    With ``fresh`` guides (:func:`fresh_guides`: a later video frame held to its
+    neighbours), each region's style loss is split between the pixels the anchors hold and
+    the fresh ones, each part asked for the style on its own (``split_gram_distance``). One
+    Gram matrix of the whole frame asks the few fresh pixels for what the held ones leave
+    over: its optimum is ``G_fresh = A + (N_held / N_fresh)(A - G_held)``, the held part's
+    deviation from the target A amplified by the ratio of the areas (30x for a 2 px strip
+    of a 64 px frame). Painted as that complement, each strip a camera pan brought into view
+    came out grainier than an independent painting, and the next frames, showing it in
+    another window, inherited a patchwork (docs/benchmarks.md, "Fresh pixels").
+    """
 
     def __init__(
         self,
@@ -84,12 +115,18 @@ class Objective:
         content_targets: dict[str, Tensor],
         regions: list[RegionTarget],
         anchors: list[PixelAnchor] | None = None,
+        fresh: dict[str, Tensor] | None = None,
     ) -> None:
         self.encoder = encoder
         self.params = params
         self.content_targets = content_targets
         self.regions = regions
         self.anchors = anchors or []
+        # per region, per style layer: how it splits into held and fresh positions
+        self.splits = [
+            {name: gram_split(region.guides[name] if region.guides is not None else None,
+                              fresh[name]) for name in region.grams} if fresh is not None
+            else {} for region in regions]
         self.layer_weights = dict(zip(
             params.style_layers,
             _normalised(params.style_layer_weights, len(params.style_layers)),
@@ -105,12 +142,14 @@ class Objective:
         ]).mean()
         terms = {"content": p.content_weight * content}
         style = image.new_zeros(())
-        for region in self.regions:
+        for region, splits in zip(self.regions, self.splits, strict=True):
             for name, target in region.grams.items():
                 guide = region.guides[name] if region.guides is not None else None
                 gram = gram_matrix(features[name], guide)
-                style = style + region.weight * self.layer_weights[name] * gram_distance(
-                    gram, target)
+                split = splits.get(name)
+                distance = gram_distance(gram, target) if split is None else \
+                    split_gram_distance(features[name], gram, split, target)
+                style = style + region.weight * self.layer_weights[name] * distance
         terms["style"] = p.style_weight * style
         if p.tv_weight:
             terms["tv"] = p.tv_weight * total_variation(image)

@@ -4,10 +4,12 @@ import numpy as np
 import torch
 
 from stylevid.config import RenderOptions, StyleParams
-from stylevid.engine import StylizeResult
-from stylevid.imageio import to_tensor
+from stylevid.engine import Region, StyleImage, Stylizer, StylizeResult
+from stylevid.imageio import read_image, resize_to, to_tensor
+from stylevid.losses import gram_distance, gram_matrix
 from stylevid.motion import Motion
-from stylevid.objective import PixelAnchor
+from stylevid.objective import Objective, PixelAnchor, layer_guides
+from stylevid.optimize import optimize_image
 from stylevid.render import VideoRenderer, _composite, _settled
 
 
@@ -154,3 +156,31 @@ def test_the_first_pass_holds_agreeing_pixels_a_later_pass_ruders_weights():
     temporal, held = recorder.anchors
     np.testing.assert_array_equal(temporal.confidence[0, 0].numpy(), motion.weights)
     np.testing.assert_allclose(held.confidence[0, 0].numpy(), 1.0 - motion.weights)
+
+
+def test_fresh_pixels_take_the_style_on_their_own_not_what_the_held_ones_lack(assets, device):
+    """A quarter of a frame is fresh, the rest held to the photo itself (far from the style's
+    statistics). Under one Gram matrix of the whole frame the fresh strip is painted as the
+    complement of the held part (its deviation from the style, tripled); with the style loss
+    split between held and fresh pixels it is painted in the style: its own Gram matrices
+    are far nearer the painting's."""
+    photo = resize_to(read_image(assets.photo), 48, 64)
+    params = StyleParams(size=64, scales=1, precision="fp32")
+    stylizer = Stylizer(params, device)
+    regions = [Region(None, (StyleImage(read_image(assets.painting)),))]
+    held = np.ones((48, 64), np.float32)
+    held[:, 48:] = 0.0
+    anchor = PixelAnchor.of("temporal", photo, held, 1e9, device)
+    split = stylizer.objective(to_tensor(photo, device), regions, [anchor])
+    whole = Objective(stylizer.encoder, params, split.content_targets, split.regions,
+                      split.anchors)  # without fresh guides: one Gram matrix of the frame
+    strip = layer_guides(torch.from_numpy(1.0 - held)[None, None].to(device), params.style_layers)
+
+    def strip_style(objective: Objective) -> float:
+        result = optimize_image(to_tensor(photo, device), objective, iterations=40)
+        with torch.no_grad():
+            features = stylizer.encoder(result.image.to(device))
+        return sum(float(gram_distance(gram_matrix(features[name], strip[name]), target))
+                   for name, target in split.regions[0].grams.items())
+
+    assert strip_style(split) < 0.5 * strip_style(whole)

@@ -6,6 +6,8 @@ from stylevid.losses import (
     content_loss,
     gram_distance,
     gram_matrix,
+    gram_split,
+    split_gram_distance,
     total_variation,
     weighted_pixel_loss,
 )
@@ -75,6 +77,63 @@ def test_gram_distance_is_gatys_normalisation():
     expected = ((g_raw - a_raw) ** 2).sum() / (4 * n**2 * m**2)
     got = gram_distance(gram_matrix(torch.from_numpy(f[None])), gram_matrix(torch.from_numpy(p[None])))
     assert float(got) == pytest.approx(expected, rel=1e-9)
+
+
+def numpy_weighted_distance(flat: np.ndarray, weights: np.ndarray, target: np.ndarray) -> float:
+    """Gatys' layer loss of the Gram matrix Σ w f fᵀ / Σ w (float64)."""
+    gram = (flat * weights) @ flat.T / weights.sum()
+    return ((gram - target) ** 2).sum() / (4 * flat.shape[0] ** 2)
+
+
+@pytest.mark.parametrize("guided", [False, True])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_split_gram_distance_weighs_the_held_and_fresh_parts_alone(layout, guided):
+    # Reference: the two parts' Gram matrices computed directly from their weights r·fresh
+    # and r·(1 - fresh) (r = guide², 1 without a guide), each part's distance weighted by
+    # its share of Σ r. Soft and exactly-zero fresh values both occur.
+    rng = np.random.default_rng(3)
+    feats = rng.normal(size=(1, 5, 6, 7))
+    guide = rng.uniform(0.2, 1.0, size=(1, 1, 6, 7)) if guided else None
+    fresh = np.zeros((1, 1, 6, 7))
+    fresh[..., 5:] = rng.uniform(size=(1, 1, 6, 2))
+    fresh[..., 0, 2] = 1.0
+    target = numpy_gram(rng.normal(size=(5, 6, 7)))
+    x = torch.from_numpy(feats).contiguous(memory_format=layout)
+    g = torch.from_numpy(guide) if guided else None
+    split = gram_split(g, torch.from_numpy(fresh))
+    got = split_gram_distance(x, gram_matrix(x, g), split, torch.from_numpy(target))
+    flat = feats[0].reshape(5, -1)
+    r = guide.reshape(-1) ** 2 if guided else np.ones(42)
+    held_part, fresh_part = r * (1 - fresh.reshape(-1)), r * fresh.reshape(-1)
+    expected = (held_part.sum() * numpy_weighted_distance(flat, held_part, target)
+                + fresh_part.sum() * numpy_weighted_distance(flat, fresh_part, target)) / r.sum()
+    assert float(got) == pytest.approx(expected, rel=1e-9)
+
+
+def test_no_split_when_nothing_or_next_to_nothing_is_held_or_nothing_is_fresh():
+    guide = torch.ones(1, 1, 5, 5)
+    guide[..., 0] = 0.0  # outside the region: the rest of the map is fresh
+    fresh = torch.ones(1, 1, 5, 5)
+    fresh[..., 0] = 0.0
+    assert gram_split(None, torch.zeros(1, 1, 5, 5)) is None
+    assert gram_split(None, torch.ones(1, 1, 5, 5)) is None
+    assert gram_split(guide, fresh) is None
+    fresh[0, 0, 2, 2] = 0.5  # a held half of one position: 1/40 of the region
+    split = gram_split(guide, fresh)
+    assert split is not None and split.fresh_share == pytest.approx(19.5 / 20)
+
+
+def test_split_gram_distance_gradient_matches_finite_differences():
+    rng = np.random.default_rng(5)
+    x = torch.from_numpy(rng.normal(size=(1, 3, 4, 4))).requires_grad_(True)
+    fresh = torch.zeros(1, 1, 4, 4)
+    fresh[..., 3] = 0.7
+    target = torch.from_numpy(numpy_gram(rng.normal(size=(3, 4, 4))))
+
+    def loss(v: torch.Tensor) -> torch.Tensor:
+        return split_gram_distance(v, gram_matrix(v), gram_split(None, fresh.double()), target)
+
+    assert torch.autograd.gradcheck(loss, (x,))
 
 
 def test_total_variation_of_checkerboard_is_two():
