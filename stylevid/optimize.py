@@ -16,14 +16,19 @@ _WINDOW = 20
 # From a warm start (a later frame's carried picture), until 20 evaluations are made the
 # plateau is judged over all of them, from this many on: a frame that starts on its plateau
 # (a static shot: the previous frame's result) stops after 6 evaluations instead of 21. Not
-# from a fresh start: its first evaluations search for a step size (torch's first L-BFGS
-# step is 1/|gradient|_1, tiny for a big picture): a 256x144 frame started from the photo
-# moved its loss by 0.008 % in its first 7 evaluations, and by 65 % in its first 20.
+# from a fresh start, whose first evaluations may move the loss little while L-BFGS learns
+# the curvature (with torch's own first step, see _first_step_lr, a 256x144 frame started
+# from the photo moved its loss by 0.008 % in its first 7 evaluations, by 65 % in its
+# first 20). Nor did it suit later frames while the first step was torch's: at 512x288 its
+# line search spent 5-13 evaluations on a step of a hundredth of a grey level, and one
+# frame of bedroom.mp4 stopped there, after 6 evaluations, 11 % above its neighbours' loss.
 _MIN_WINDOW = 5
-# L-BFGS runs with a strong-Wolfe line search until its curvature estimate is established,
-# then with plain unit steps (one loss evaluation per iteration). Unit steps taken from a
-# poor estimate can overshoot by many orders of magnitude; if the loss jumps, the line
-# search comes back on for good.
+# L-BFGS's first step (no curvature known yet) is a plain step along the gradient that moves
+# no pixel value by more than this. Then it runs with a strong-Wolfe line search until its
+# curvature estimate is established, then with plain unit steps (one loss evaluation per
+# iteration). Unit steps taken from a poor estimate can overshoot by many orders of
+# magnitude; if the loss jumps, the line search comes back on for good.
+_FIRST_STEP = 3 / 255
 _LINE_SEARCH_ITERATIONS = 10
 _LINE_SEARCH_EVALS = 25
 _JUMP = 2.0
@@ -52,10 +57,26 @@ def _make_optimizer(name: str, image: Tensor, lr: float,
     raise ValueError(f"optimizer must be 'lbfgs' or 'adam', not {name!r}")
 
 
-def _choose_line_search(opt: torch.optim.LBFGS, iteration: int, losses: list[float],
-                        best_loss: float) -> None:
+def _first_step_lr(gradient: Tensor) -> float:
+    """The lr that makes torch's first L-BFGS step, ``min(1, 1/|g|_1) lr`` along -g, move no
+    value by more than _FIRST_STEP. torch's own first step (lr 1) shrinks with the size of
+    the picture, and its line search spent 4-14 evaluations growing it on a later frame at
+    256x144 (8 on average, a sixth of the frame's), 1 at this size."""
+    largest = float(gradient.abs().max())
+    if largest == 0.0:
+        return 1.0
+    return _FIRST_STEP / largest * max(1.0, float(gradient.abs().sum()))
+
+
+def _choose_step(opt: torch.optim.LBFGS, iteration: int, losses: list[float],
+                 best_loss: float, lr: float) -> None:
+    """The step rule of this iteration (see _FIRST_STEP)."""
     group = opt.param_groups[0]
-    if iteration == _LINE_SEARCH_ITERATIONS:
+    if iteration == 0:
+        group["lr"], group["line_search_fn"] = _first_step_lr(group["params"][0].grad), None
+    elif iteration == 1:
+        group["lr"], group["line_search_fn"] = lr, "strong_wolfe"
+    elif iteration == _LINE_SEARCH_ITERATIONS:
         group["line_search_fn"] = None
     elif losses and not losses[-1] <= _JUMP * best_loss:
         group["line_search_fn"] = "strong_wolfe"
@@ -133,9 +154,11 @@ def optimize_image(
         return last[1]
 
     stopped_early = False
+    if isinstance(opt, torch.optim.LBFGS):
+        closure()  # the gradient for the first step (the step evaluates it once, not again)
     for iteration in range(iterations):
         if isinstance(opt, torch.optim.LBFGS):
-            _choose_line_search(opt, iteration, losses, best_loss=best_loss)
+            _choose_step(opt, iteration, losses, best_loss, lr)
         point = image.detach().clone()
         opt.step(closure)  # type: ignore[arg-type]
         with torch.no_grad():

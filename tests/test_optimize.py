@@ -140,3 +140,23 @@ def test_lbfgs_converges_where_the_bounds_cut_its_steps_short():
     torch.testing.assert_close(result.image.flatten(), torch.from_numpy(exact.x),
                                atol=0.01, rtol=0)
 
+
+
+@pytest.mark.parametrize("size", [16, 512])
+def test_the_first_step_moves_the_largest_value_three_grey_levels_in_one_evaluation(size):
+    """torch's own first L-BFGS step, 1/|gradient|_1 along the gradient, shrinks with the
+    picture's size (3x512x512 values: about 1e-6 of the way here), and its line search then
+    spends evaluations growing it tenfold at a time. The first step is sized in pixel
+    values instead, on any size, and costs the one evaluation of its start."""
+    target = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)) * 0.5
+    start = torch.full_like(target, 0.5)
+    calls, moved = [], []
+
+    def loss_fn(x: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        return ((x - target) ** 2).sum()
+
+    optimize_image(start, loss_fn, iterations=1,
+                   on_step=lambda _i, _loss, image: moved.append((image - start).abs().max()))
+    assert len(calls) == 1
+    assert float(moved[0]) == pytest.approx(3 / 255, rel=1e-5)
