@@ -40,6 +40,15 @@ class _SelfProduct(torch.autograd.Function):
         return x @ sym
 
 
+def _flat(features: Tensor) -> Tensor:
+    """(B, H·W, C): a view of channels-last features, a transposed view of channels-first
+    ones (nothing is copied)."""
+    b, c, h, w = features.shape
+    if features.is_contiguous(memory_format=torch.channels_last):
+        return features.permute(0, 2, 3, 1).reshape(b, h * w, c)
+    return features.reshape(b, c, h * w).mT
+
+
 def gram_matrix(features: Tensor, guide: Tensor | None = None) -> Tensor:
     """Gram matrix normalised by the spatial mass: (B, C, C).
 
@@ -49,10 +58,7 @@ def gram_matrix(features: Tensor, guide: Tensor | None = None) -> Tensor:
     so neither it nor its gradient copies the large early feature maps.
     """
     b, c, h, w = features.shape
-    # (B, HW, C): a view of channels-last features, a transposed view of channels-first ones.
-    flat = features.permute(0, 2, 3, 1).reshape(b, h * w, c) \
-        if features.is_contiguous(memory_format=torch.channels_last) \
-        else features.reshape(b, c, h * w).mT
+    flat = _flat(features)
     mass: Tensor | float = float(h * w)
     if guide is not None:
         g = guide.reshape(guide.shape[0], h * w, 1)
@@ -106,11 +112,8 @@ def split_gram_distance(features: Tensor, gram: Tensor, split: GramSplit,
     fresh pixels are a few percent of it), the held part's follows from the region's,
     exactly: ``Σ r f fᵀ = Σ r·fresh f fᵀ + Σ r·(1 - fresh) f fᵀ``.
     """
-    b, c, h, w = features.shape
-    flat = features.permute(0, 2, 3, 1).reshape(b, h * w, c) \
-        if features.is_contiguous(memory_format=torch.channels_last) \
-        else features.reshape(b, c, h * w).mT
-    fresh_gram = _SelfProduct.apply(flat[:, split.positions] * split.roots)
+    b, c = features.shape[:2]
+    fresh_gram = _SelfProduct.apply(_flat(features)[:, split.positions] * split.roots)
     # With D = G - A (the region's deviation), E = G_fresh - A and s the fresh share, the
     # held part's deviation is (D - s E) / (1 - s): the weighted sum of the two parts'
     # squared deviations is |D - s E|² / (1 - s) + s |E|².
