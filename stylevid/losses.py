@@ -112,7 +112,7 @@ def split_gram_distance(features: Tensor, gram: Tensor, split: GramSplit,
     fresh pixels are a few percent of it), the held part's follows from the region's,
     exactly: ``Σ r f fᵀ = Σ r·fresh f fᵀ + Σ r·(1 - fresh) f fᵀ``.
     """
-    b, c = features.shape[:2]
+    channels = features.shape[1]
     fresh_gram = _SelfProduct.apply(_flat(features)[:, split.positions] * split.roots)
     # With D = G - A (the region's deviation), E = G_fresh - A and s the fresh share, the
     # held part's deviation is (D - s E) / (1 - s): the weighted sum of the two parts'
@@ -122,7 +122,7 @@ def split_gram_distance(features: Tensor, gram: Tensor, split: GramSplit,
     held_off = torch.add(region_off, fresh_off, alpha=-share)
     squares = (torch.linalg.vector_norm(held_off, dim=(-2, -1)) ** 2 / (1.0 - share)
                + torch.linalg.vector_norm(fresh_off, dim=(-2, -1)) ** 2 * share)
-    return squares.mean() / (4.0 * c**2)
+    return squares.mean() / (4.0 * channels**2)
 
 
 def content_loss(features: Tensor, target: Tensor) -> Tensor:
