@@ -4,15 +4,17 @@ Frames depend on their predecessors, so a video is split where that costs nothin
 cuts) and otherwise into chunks. A video's work is three kinds of tasks: its flow (ranges of
 frame pairs, into the video's motion cache), then each chunk's first frame (its keyframe,
 rendered once: a shot's first fresh, each later one from the keyframe before it carried
-along the flow, as a later frame), then the chunks. A chunk starts from its keyframe and,
-over its last ``blend`` frames, is pulled towards the next chunk's keyframe warped back
-along the flow with a growing weight: it arrives at the very image the next chunk starts
-from, so no seam shows and no frame is rendered twice; the keyframe continues the strokes
-of the one before, so the pull has little to change. With ``passes``, each
-chunk runs Ruder's later passes between its two keyframes, which stay fixed. Workers are Ray actors
-that keep the VGG model and the style targets between tasks. A worker that dies (or its
-whole node) is restarted by Ray where it fits, and its task runs again on whichever worker is
-free (``ray_pool``), keeping the frames it wrote.
+along the flow, as a later frame, through the keyframes ahead of the chunk between them,
+which that chunk then reads instead of painting its own), then the chunks. A chunk starts
+from its keyframe and, over its last ``blend`` frames, is pulled towards the next chunk's
+keyframe warped back along the flow with a growing weight: it arrives at the very image the
+next chunk starts from, so no seam shows and no frame is rendered twice; the keyframe
+continues the strokes of the one before and of the chunk's keyframes ahead, so the pull has
+little to change. With ``passes``, each chunk runs Ruder's later passes between its two
+keyframes, which stay fixed. Workers are Ray actors that keep the VGG model and the style
+targets between tasks. A worker that dies (or its whole node) is restarted by Ray where it
+fits, and its task runs again on whichever worker is free (``ray_pool``), keeping the frames
+it wrote.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .config import RayOptions, RegionSpec, RenderOptions, StyleParams, StyleSpe
 from .engine import Region, Stylizer
 from .errors import UserError
 from .imageio import read_image, write_image
+from .lookahead import KeyframesAhead
 from .motion import MotionCache, carried
 from .objective import PixelAnchor
 from .ray_pool import WorkerPool
@@ -55,8 +58,9 @@ from .workdir import WorkDir
 
 # Recorded in a distributed render's manifest (what decides its frames beyond the local
 # render's FORMAT_VERSION). 2: a shot's later keyframes continue the keyframe before them.
-# 3: keyframes ahead within chunks (RenderOptions.lookahead).
-CHUNK_FORMAT = 3
+# 3: keyframes ahead within chunks (RenderOptions.lookahead). 4: a later keyframe continues
+# the keyframes ahead of the chunk before it.
+CHUNK_FORMAT = 4
 
 
 @dataclass(frozen=True)
@@ -170,10 +174,12 @@ class KeyframeTask(FrameTask):
     """The first frame of a chunk, rendered once before the chunk itself and the chunk
     before it, which is pulled towards it, run: fresh at a shot's start, else from the
     ``previous`` keyframe of its shot carried here along the flow (with the temporal loss
-    towards it where the flow is reliable all the way)."""
+    towards it where the flow is reliable all the way), through the keyframes ahead of the
+    chunk between them (``blend``: that chunk's frames pulled towards this keyframe)."""
 
     index: int
     previous: int | None
+    blend: int
 
     @property
     def path(self) -> Path:
@@ -192,6 +198,12 @@ class ChunkTask(FrameTask):
 
 def keyframe_path(folder: Path, index: int) -> Path:
     return folder / f"{index:06d}.png"
+
+
+def ahead_folder(keyframes: Path, start: int) -> Path:
+    """Where the keyframes ahead of the chunk starting at ``start`` are kept (rendered by the
+    next chunk's keyframe task, which continues them)."""
+    return keyframes / f"ahead-{start:06d}"
 
 
 @dataclass
@@ -266,20 +278,49 @@ class ChunkWorker:
         """Render a chunk's first frame into the video's keyframes; returns (video, index)."""
         if not task.path.is_file():
             info = self._probe(task.source)
-            content = next(self._frames(task, info, task.index))
-            regions = self._regions(task, info, task.index)(task.index, content)
             renderer = VideoRenderer(self._stylizer(task.styles), self.options)
             if task.previous is None:
+                content = next(self._frames(task, info, task.index))
+                regions = self._regions(task, info, task.index)(task.index, content)
                 image = renderer.stylize_frame(content, regions)[0]
             else:
-                image = renderer.continued(
-                    read_image(keyframe_path(task.keyframes, task.previous)),
-                    range(task.previous, task.index + 1), MotionCache(task.motion),
-                    self._decoded_on_use(task, info, task.previous, task.index + 1),
-                    content, regions)
+                image = self._continued_keyframe(task, info, renderer)
             task.path.parent.mkdir(parents=True, exist_ok=True)
             write_image(task.path, image)
         return task.video, task.index
+
+    def _continued_keyframe(self, task: KeyframeTask, info: VideoInfo,
+                            renderer: VideoRenderer) -> np.ndarray:
+        """Keyframe ``task.index`` continuing keyframe ``task.previous`` through the keyframes
+        ahead of the chunk between them, which it renders here, one from the other, into the
+        folder that chunk reads them from. So the pixels the chunk sees for the first time
+        are painted once, in these keyframes, for the chunk and for this keyframe alike;
+        carried straight from the keyframe before, this keyframe painted the pixels new
+        since then afresh (48 % of frame 150 of bedroom.mp4, from 100), and the chunk's last
+        frames had to morph from its painting of them to this one."""
+        first = task.previous
+        assert first is not None
+        contents = list(self._frames(task, info, first, task.index + 1))
+        regions_at = self._regions(task, info, first)
+        regions = [regions_at(first + i, content) for i, content in enumerate(contents)]
+        cache = MotionCache(task.motion, offset=first)
+        latest = (0, read_image(keyframe_path(task.keyframes, first)))  # frame, picture
+
+        def continued(end: int) -> np.ndarray:
+            start, image = latest
+            return renderer.continued(image, range(start, end + 1), cache, contents.__getitem__,
+                                      contents[end], regions[end])
+
+        placed = task.index - first - task.blend  # as the chunk places its keyframes ahead
+        if self.options.lookahead > 1:
+            ahead = KeyframesAhead(ahead_folder(task.keyframes, first), cache, self.options,
+                                   contents.__getitem__, lambda i: i < placed,
+                                   lambda _start, end: continued(end), self.device)
+            for index in range(1, placed):
+                found = ahead.keyframe_for(index)
+                if found is not None:
+                    latest = found
+        return continued(task.index - first)
 
     def render(self, task: ChunkTask) -> tuple[int, str, int]:
         """Render one chunk into its folder, from its keyframe on; returns (video, chunk
@@ -306,7 +347,8 @@ class ChunkWorker:
         result = render_frames(task.source, info, task.size, work, renderer,
                                first=task.chunk.start, last=task.chunk.end,
                                regions_for=regions_for, anchors_for=anchors_for,
-                               keyframes_before=keyframes_before)
+                               keyframes_before=keyframes_before,
+                               ahead_dir=ahead_folder(task.keyframes, task.chunk.start))
         rendered = result.rendered
         if self.options.passes > 1:
             rendered += self._refine(task, info, work, renderer, regions, anchors_for)
@@ -537,7 +579,8 @@ class _Batch:
         temporal = self.options.temporal_weight > 0
         previous = {c.next_key: c.start for c in plan.chunks if c.next_key is not None}
         keys = [KeyframeTask(**vars(video), index=chunk.start,
-                             previous=previous.get(chunk.start) if temporal else None)
+                             previous=previous.get(chunk.start) if temporal else None,
+                             blend=self.ray_options.blend_frames)
                 for chunk in plan.chunks]
         plan.keys_waiting = [k for k in keys if k.previous is not None]
         return [k for k in keys if k.previous is None]

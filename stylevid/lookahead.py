@@ -75,8 +75,7 @@ class KeyframesAhead:
                 ) -> list[PixelAnchor]:
         """The pull of the keyframe ahead on the pixels of frame ``index`` that its
         ``neighbours`` (the stylized frames it is held to) do not reliably show."""
-        if self.segment is None or index not in self.segment:
-            self._plan(index)
+        self._segment_of(index)
         if index not in self.guides:
             return []
         image, visible = self.guides[index]
@@ -85,6 +84,18 @@ class KeyframesAhead:
         o = self.options
         return [PixelAnchor.of("ahead", image, confidence, o.temporal_weight, self.device,
                                o.temporal_fine_weight)]
+
+    def keyframe_for(self, index: int) -> tuple[int, np.ndarray] | None:
+        """The keyframe that guides frame ``index`` (rendered now if the folder lacks it):
+        its frame and picture; None if no keyframe guides it."""
+        segment = self._segment_of(index)
+        return (segment.end, self.guides[segment.end][0]) if segment.end in self.guides else None
+
+    def _segment_of(self, index: int) -> Segment:
+        if self.segment is None or index not in self.segment:
+            self._plan(index)
+        assert self.segment is not None
+        return self.segment
 
     def _plan(self, index: int) -> None:
         """The segment that holds frame ``index``, its keyframe and the guides."""

@@ -276,6 +276,7 @@ def render_frames(
     regions_for: RegionsFn,
     anchors_for: AnchorsFn | None = None,
     keyframes_before: int | None = None,
+    ahead_dir: Path | None = None,
     on_frame: FrameCallback | None = None,
     on_step: Callable[[int, float, torch.Tensor], None] | None = None,
 ) -> RangeResult:
@@ -283,7 +284,8 @@ def render_frames(
     there) in order, skipping the ones it already holds. The whole-video render and each
     distributed chunk both run this; ``anchors_for(index, content)`` adds pixel anchors.
     Keyframes ahead (``options.lookahead``) are placed before frame ``keyframes_before``
-    (counted from ``first``; default: anywhere in the range)."""
+    (counted from ``first``; default: anywhere in the range) and kept in the folder
+    ``ahead_dir`` (default: the work folder's ``ahead``)."""
     options = renderer.options
     done = work.done_count()
     total = expected_frames(info, options) - first if last is None else last - first
@@ -314,7 +316,8 @@ def render_frames(
                                       contents.__getitem__, contents[end], regions[end],
                                       on_step)
 
-        ahead = KeyframesAhead(work.root / "ahead", work.motion, options, contents.__getitem__,
+        ahead = KeyframesAhead(ahead_dir or work.root / "ahead", work.motion, options,
+                               contents.__getitem__,
                                lambda i: decoded.may_have(i) and (
                                    keyframes_before is None or i < keyframes_before),
                                render_key, renderer.stylizer.device)
