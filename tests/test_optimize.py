@@ -129,7 +129,7 @@ def test_lbfgs_converges_where_the_bounds_cut_its_steps_short():
         point = torch.tensor(x, requires_grad=True)
         loss = loss_fn(point)
         (gradient,) = torch.autograd.grad(loss, point)
-        return float(loss), gradient.numpy()
+        return float(loss.detach()), gradient.numpy()
 
     exact = minimize(value_and_gradient, torch.full((n,), 0.5).numpy(), jac=True,
                      method="L-BFGS-B", bounds=[(0.0, 1.0)] * n,
