@@ -47,7 +47,9 @@ LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 # 7: no keyframe ahead where it would guide nothing (a still shot); disocclusions start from
 #    the content in the colours of the covered pixels
 # 8: later passes hold their neighbour's finest detail at RenderOptions.pass_fine_weight
-FORMAT_VERSION = 8
+# 9: L-BFGS learns from the projected step and sizes its first step (optimize); a later
+#    frame's style loss is split between held and fresh pixels (losses.split_gram_distance)
+FORMAT_VERSION = 9
 
 
 @dataclass
