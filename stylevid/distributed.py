@@ -206,6 +206,13 @@ def ahead_folder(keyframes: Path, start: int) -> Path:
     return keyframes / f"ahead-{start:06d}"
 
 
+def ahead_before(start: int, next_key: int, blend: int) -> int:
+    """The frame (counted from the chunk's ``start``) before which a chunk places keyframes
+    ahead: the frames from there on are pulled towards the next chunk's keyframe
+    ``next_key`` and take their new pixels from it."""
+    return next_key - blend - start
+
+
 @dataclass
 class MotionTask:
     """A range of frame pairs of a video whose motion a worker computes into the cache."""
@@ -311,7 +318,7 @@ class ChunkWorker:
             return renderer.continued(image, range(start, end + 1), cache, contents.__getitem__,
                                       contents[end], regions[end])
 
-        placed = task.index - first - task.blend  # as the chunk places its keyframes ahead
+        placed = ahead_before(first, task.index, task.blend)
         if self.options.lookahead > 1:
             ahead = KeyframesAhead(ahead_folder(task.keyframes, first), cache, self.options,
                                    contents.__getitem__, lambda i: i < placed,
@@ -342,8 +349,7 @@ class ChunkWorker:
             key = task.chunk.next_key
             anchors_for = self._keyframe_pull(task, key, self._decoded_on_use(
                 task, info, max(task.chunk.start, key - task.blend), key + 1))
-            # the frames pulled to the next chunk's keyframe take their new pixels from it
-            keyframes_before = key - task.blend - task.chunk.start
+            keyframes_before = ahead_before(task.chunk.start, key, task.blend)
         result = render_frames(task.source, info, task.size, work, renderer,
                                first=task.chunk.start, last=task.chunk.end,
                                regions_for=regions_for, anchors_for=anchors_for,
