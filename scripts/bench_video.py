@@ -83,8 +83,12 @@ def make_clips(folder: Path, names: list[str], size: int,
     return clips
 
 
+# Independent frames, the reference of every ratio: 150 iterations each (early stop), as all
+# the committed results measured them (a render with --temporal-weight 0 now gives each
+# frame --first-iterations, 500).
+INDEPENDENT_ITERATIONS = 150
 MODES = {
-    "independent": dict(temporal_weight=0.0),
+    "independent": dict(temporal_weight=0.0, first_iterations=INDEPENDENT_ITERATIONS),
     "single-pass": {},
     "no keyframes ahead": dict(lookahead=0),  # single pass as before keyframes ahead
     "long-term": dict(long_term=True),  # single pass, J = {1, 2, 4}
@@ -248,10 +252,9 @@ def later_evaluations(entry: dict) -> float:
 
 def sampled_independent(path: Path, duration: float | None, size: int, stylizer: Stylizer,
                         regions: list[Region], meter: LossMeter, folder: Path) -> dict:
-    """Every SAMPLE-th frame stylized on its own (the render defaults of a frame with
-    ``--temporal-weight 0``), encoded like a render's frames (H.264, yuv420p, crf 18: at
-    64 px the halved colour resolution alone moves the style loss by ~20 %) and measured
-    decoded."""
+    """Every SAMPLE-th frame stylized on its own (INDEPENDENT_ITERATIONS), encoded like a
+    render's frames (H.264, yuv420p, crf 18: at 64 px the halved colour resolution alone
+    moves the style loss by ~20 %) and measured decoded."""
     info = probe(path)
     width, height = output_size(info, size)
     frames = list(read_frames(path, info, width, height, None, duration))
@@ -261,7 +264,8 @@ def sampled_independent(path: Path, duration: float | None, size: int, stylizer:
     series: dict[str, list] = {"index": indices, "sharpness": [], "style_loss": []}
     folder.mkdir(exist_ok=True)
     for number, index in enumerate(indices):
-        result = stylizer.stylize(frames[index], regions, on_step=counter)
+        result = stylizer.stylize(frames[index], regions, iterations=INDEPENDENT_ITERATIONS,
+                                  on_step=counter)
         write_image(folder / f"{number:06d}.png", finish(result.image, frames[index],
                                                          stylizer.params))
     seconds = time.perf_counter() - began
@@ -325,9 +329,11 @@ def write_markdown() -> None:
              "the clip's name says otherwise (-itN: N iterations per later frame; -bf16: bf16 "
              f"convolutions; -Npx: N px instead of {SIZE}). Warping error under "
              "the exact flow where known (pan, static), else DIS flow of the original. "
-             "Ratios are against independent frames (on long clips only every "
+             f"Ratios are against independent frames ({INDEPENDENT_ITERATIONS} iterations "
+             "each; on long clips only every "
              f"{SAMPLE}th frame is stylized independently, `{SAMPLED}`, and encoded "
-             "alike).", "",
+             "alike). Results of earlier versions are kept under their mode's name with "
+             "what changed since.", "",
              "Evaluations (one VGG forward and backward pass each) per later frame: those "
              "after the clip's first frame, over the frames rendered after it in all passes "
              "(a new shot's first frame counts among them).", "",

@@ -67,7 +67,7 @@ def render_video(
 ) -> RenderSummary:
     """Stylize a video file or frame folder into ``output`` (a video file, or a folder for
     PNG frames) with temporal consistency; resumes a stopped render of the same settings.
-    ``params`` defaults to :func:`video_params` (512 px, 150 iterations a later frame)."""
+    ``params`` defaults to :func:`video_params` (512 px, 20 iterations a later frame)."""
     from .engine import Stylizer
     from .render import render_video as render
     from .video_regions import regions_source

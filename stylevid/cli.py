@@ -530,7 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
     v = p.add_argument_group("video")
     v.add_argument("--first-iterations",
                    default=RenderOptions.first_iterations,
-                   help="iterations for the first frame of each shot (default %(default)s); "
+                   help="iterations for a frame started afresh: the first of each shot, or "
+                        "every frame with --temporal-weight 0 (default %(default)s); "
                         f"--iterations applies to the following frames (default "
                         f"{VIDEO_ITERATIONS})")
     v.add_argument("--temporal-weight", default=RenderOptions.temporal_weight,

@@ -49,7 +49,8 @@ LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 # 8: later passes hold their neighbour's finest detail at RenderOptions.pass_fine_weight
 # 9: L-BFGS learns from the projected step and sizes its first step (optimize); a later
 #    frame's style loss is split between held and fresh pixels (losses.split_gram_distance)
-FORMAT_VERSION = 9
+# 10: the stylized history keeps its finest detail when carried along the flow (Motion.carry)
+FORMAT_VERSION = 10
 
 
 @dataclass
@@ -140,13 +141,12 @@ class VideoRenderer:
         device = self.stylizer.device
         use_neighbours = neighbours and o.temporal_weight > 0
         if not use_neighbours and previous is None:
-            iterations = o.first_iterations if o.temporal_weight else p.iterations
-            result = self.stylizer.stylize(content, regions, iterations=iterations,
+            result = self.stylizer.stylize(content, regions, iterations=o.first_iterations,
                                            anchors=extra_anchors, on_step=on_step)
             return finish(result.image, content, p), result.losses[-1]
         anchors = list(extra_anchors)
         if use_neighbours:
-            warped = [motion.warp(image) for image, motion in neighbours]
+            warped = [motion.carry(image) for image, motion in neighbours]
             # A later pass holds what its neighbours do not reliably show to the frame's own
             # last result ("previous pass" below), so it takes Ruder's weights as they are;
             # the first pass also holds the pixels whose content agrees (Motion.hold). With
