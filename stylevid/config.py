@@ -45,7 +45,7 @@ MIN_SIZE = 16  # four 2x poolings before relu5_1 still leave a pixel
 # `stylevid render` and batch jobs: later frames start from the previous frame carried along
 # the flow with its detail (motion.Motion.carry) and need far fewer iterations than a still:
 # at 256 px the loss is within 0.3-0.6 % of where the plateau rule stopped (after about 43
-# evaluations) by the 20th, and 20 keep 0.92x independent frames' sharpness in the last
+# evaluations) by the 20th, and 20 keep 0.91x independent frames' sharpness in the last
 # quarter of bedroom.mp4 at an equal style loss (scripts/bench_video.py; docs/benchmarks.md).
 VIDEO_SIZE = 512
 VIDEO_ITERATIONS = 20
