@@ -92,8 +92,9 @@ class Motion:
         return Motion(np.zeros((*weights.shape, 2), np.float32), weights)
 
     def warp(self, source_image: np.ndarray) -> np.ndarray:
-        """``source_image`` (a stylized source frame) moved onto the target frame. Pixels
-        that come from beyond the source's edges get the source mirrored there (as VGG's
+        """``source_image`` (a source frame, or a map over it) moved onto the target frame;
+        a stylized frame is moved with :meth:`carry`. Pixels that come from beyond the
+        source's edges get the source mirrored there (as VGG's
         convolutions see beyond the edge, ``vgg.MirrorPaddedConv``): painted strokes, where
         repeating the edge pixel would smear streaks across the strip a camera move
         reveals."""

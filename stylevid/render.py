@@ -127,12 +127,14 @@ class VideoRenderer:
 
         ``neighbours`` are already stylized frames, closest first (the previous frame, then
         2 and 4 back with long-term consistency), with this frame's motion towards each.
-        Without ``previous`` (the first pass) the frame starts from the neighbours warped
-        here (pixels none covers from the content), or, with no neighbour (a shot's first
-        frame), fresh and coarse-to-fine. With ``previous`` (this frame's result of the last pass)
+        Neighbours are carried here with their finest detail (:meth:`Motion.carry`). Without
+        ``previous`` (the first pass) the frame starts from the carried neighbours (pixels
+        none covers from the content), or, with no neighbour (a shot's first frame, or any
+        frame without the temporal loss), fresh and coarse-to-fine with
+        ``options.first_iterations``. With ``previous`` (this frame's result of the last pass)
         it starts from Ruder's blend ``(previous + δ c ω) / (1 + δ c)`` of that result and
-        the nearest neighbour warped here. ``temporal`` adds the temporal loss towards the
-        warped neighbours, weighted in the first pass by their :attr:`Motion.hold` (Ruder's
+        the nearest neighbour carried here. ``temporal`` adds the temporal loss towards the
+        carried neighbours, weighted in the first pass by their :attr:`Motion.hold` (Ruder's
         weights, and 1 where the content agrees), in a later pass by Ruder's weights and
         towards ``previous`` where those hold nothing; ``extra_anchors`` pull the frame
         towards other targets (a later keyframe, on Ray).
