@@ -253,8 +253,9 @@ def later_evaluations(entry: dict) -> float:
 def sampled_independent(path: Path, duration: float | None, size: int, stylizer: Stylizer,
                         regions: list[Region], meter: LossMeter, folder: Path) -> dict:
     """Every SAMPLE-th frame stylized on its own (INDEPENDENT_ITERATIONS), encoded like a
-    render's frames (H.264, yuv420p, crf 18: at 64 px the halved colour resolution alone
-    moves the style loss by ~20 %) and measured decoded."""
+    render's frames (stylevid.video.encode: at 64 px the halved colour resolution alone
+    moves the style loss by ~20 %) and measured decoded. Their frame types are not the
+    render's: they are frames 0, 8, 16, ... of a render, encoded as a clip of their own."""
     info = probe(path)
     width, height = output_size(info, size)
     frames = list(read_frames(path, info, width, height, None, duration))

@@ -54,6 +54,7 @@ def test_decode_and_encode_argv():
     assert out[out.index("-framerate") + 1] == "30000/1001"
     assert out[out.index("-acodec") + 1] == "copy" and out[out.index("-crf") + 1] == "20"
     assert out[out.index("-pix_fmt") + 1] == "yuv420p"
+    assert out[out.index("-tune") + 1] == "grain"  # painted strokes: B-frames keep them
 
 
 def test_round_trip_keeps_frames_fps_and_audio(tmp_path):
