@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -49,10 +50,10 @@ def frame_types(video: Path) -> list[str]:
     return re.findall(r"\btype:([IPB])\b", run.stderr)
 
 
-def encode_with(setting: tuple[str, int, str | None] | None, pattern: str, fps: object,
+def encode_with(setting: tuple[str, int, str | None] | None, pattern: str, fps: Fraction,
                 out: Path) -> None:
     if setting is None:
-        encode(pattern, fps, out)  # type: ignore[arg-type]
+        encode(pattern, fps, out)
         return
     pix_fmt, crf, tune = setting
     subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-framerate", str(fps),

@@ -161,19 +161,18 @@ def read_frames(source: str | Path, info: VideoInfo, width: int, height: int,
 
 
 # x264's tuning for film grain: painted strokes are fine texture of the same kind, and the
-# default tuning quantises B-frames (3 of every 4) more coarsely, smoothing their strokes.
-# Measured on bedroom.mp4's first 48 frames rendered at 512x288 (crf 18, decoded against
-# the lossless frames): style loss 1.52x the lossless frames' by default, pulsing with the
-# frame type (P-frames 1.32x, B-frames 1.53-1.65x; sharpness 0.95x against 0.86x), with
-# this tuning 1.30x (1.25x / 1.29-1.33x; sharpness 0.99x / 0.95-0.97x), the file 1.7x the
-# size (docs/benchmarks.md, "The encoder").
+# default tuning quantises B-frames (3 frames in 4) more coarsely, smoothing their strokes.
+# bedroom.mp4's first 48 frames rendered at 512x288, crf 18, decoded against the lossless
+# frames (scripts/bench_encoder.py): by default style loss 1.52x (I/P frames 1.34x, B-frames
+# 1.59x) and sharpness 0.94x / 0.87x, a pulse in the texture; tuned 1.29x (1.25x / 1.31x) and
+# 0.98x / 0.96x, at 1.7x the bitrate (docs/benchmarks.md, "The encoder").
 TUNE = "grain"
 
 
 def encode_args(pattern: str, fps: Fraction, output: str, *, audio_source: str | None,
                 start: float | None, duration: float | None, crf: int,
                 audio_codec: str = "copy") -> list[str]:
-    """ffmpeg arguments that encode numbered PNGs to H.264 (yuv420p) and copy the audio."""
+    """ffmpeg arguments that encode numbered PNGs to H.264 (yuv420p, TUNE) and copy the audio."""
     video = ffmpeg.input(pattern, framerate=f"{fps.numerator}/{fps.denominator}",
                          start_number=0).video
     streams = [video]
