@@ -29,7 +29,7 @@ from bench_video import RESULTS, STYLE  # noqa: E402
 from stylevid.device import cpu_description  # noqa: E402
 from stylevid.evaluate import LossMeter, sharpness  # noqa: E402
 from stylevid.imageio import read_image  # noqa: E402
-from stylevid.video import encode, ffmpeg_exe, probe, read_frames  # noqa: E402
+from stylevid.video import encode, encode_args, ffmpeg_exe, probe, read_frames  # noqa: E402
 
 # name: (pixel format, crf, x264 tuning); None: stylevid.video.encode itself, as a render
 SETTINGS: dict[str, tuple[str, int, str | None] | None] = {
@@ -56,10 +56,9 @@ def encode_with(setting: tuple[str, int, str | None] | None, pattern: str, fps: 
         encode(pattern, fps, out)
         return
     pix_fmt, crf, tune = setting
-    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-framerate", str(fps),
-                    "-start_number", "0", "-i", pattern, "-c:v", "libx264", "-pix_fmt",
-                    pix_fmt, "-crf", str(crf), *(["-tune", tune] if tune else []), str(out)],
-                   check=True)
+    subprocess.run(encode_args(pattern, fps, str(out), audio_source=None, start=None,
+                               duration=None, crf=crf, tune=tune, pix_fmt=pix_fmt),
+                   capture_output=True, check=True)
 
 
 def by_type(values: np.ndarray, types: list[str]) -> dict[str, float]:

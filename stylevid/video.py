@@ -171,8 +171,11 @@ TUNE = "grain"
 
 def encode_args(pattern: str, fps: Fraction, output: str, *, audio_source: str | None,
                 start: float | None, duration: float | None, crf: int,
-                audio_codec: str = "copy") -> list[str]:
-    """ffmpeg arguments that encode numbered PNGs to H.264 (yuv420p, TUNE) and copy the audio."""
+                audio_codec: str = "copy", tune: str | None = TUNE,
+                pix_fmt: str = "yuv420p") -> list[str]:
+    """ffmpeg arguments that encode numbered PNGs to H.264 and copy the audio (``tune``:
+    x264's tuning, None for its defaults; other values than the defaults are for
+    scripts/bench_encoder.py)."""
     video = ffmpeg.input(pattern, framerate=f"{fps.numerator}/{fps.denominator}",
                          start_number=0).video
     streams = [video]
@@ -184,7 +187,8 @@ def encode_args(pattern: str, fps: Fraction, output: str, *, audio_source: str |
             options["t"] = duration
         streams.append(ffmpeg.input(audio_source, **options).audio)
     out = ffmpeg.output(
-        *streams, output, vcodec="libx264", pix_fmt="yuv420p", crf=crf, tune=TUNE,
+        *streams, output, vcodec="libx264", pix_fmt=pix_fmt, crf=crf,
+        **({"tune": tune} if tune is not None else {}),
         r=f"{fps.numerator}/{fps.denominator}", movflags="+faststart",
         **({"acodec": audio_codec, "shortest": None} if audio_source is not None else {}),
     )

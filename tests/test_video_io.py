@@ -55,6 +55,9 @@ def test_decode_and_encode_argv():
     assert out[out.index("-acodec") + 1] == "copy" and out[out.index("-crf") + 1] == "20"
     assert out[out.index("-pix_fmt") + 1] == "yuv420p"
     assert out[out.index("-tune") + 1] == "grain"  # painted strokes: B-frames keep them
+    plain = encode_args("f/%06d.png", Fraction(25), "o.mp4", audio_source=None, start=None,
+                        duration=None, crf=18, tune=None)
+    assert "-tune" not in plain and "-acodec" not in plain
 
 
 def test_round_trip_keeps_frames_fps_and_audio(tmp_path):
