@@ -32,12 +32,13 @@ import torch
 from stylevid.config import FLOW_PRESETS, VIDEO_ITERATIONS, RenderOptions, StyleParams
 from stylevid.device import cpu_description, resolve_precision
 from stylevid.engine import Region, StyleImage, Stylizer
-from stylevid.evaluate import LossMeter, evaluate_clip, sharpness
+from stylevid.evaluate import LossMeter, evaluate_clip, evaluate_frames
 from stylevid.imageio import read_image, write_image
 from stylevid.render import default_work_dir, render_video
 from stylevid.still import finish
 from stylevid.synthetic import moving_disc_frames, pan_frames, write_clip
 from stylevid.video import encode, output_size, probe, read_frames
+from stylevid.workdir import WorkDir
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -102,8 +103,8 @@ MODES = {
     "temporal fine weight 0.05": dict(temporal_fine_weight=0.05),
     "temporal fine weight 1": dict(temporal_fine_weight=1.0),  # Ruder's loss
 }
-# Independent frames are independent: on a long clip every SAMPLE-th one estimates their
-# sharpness and style loss per frame at 1/SAMPLE of the cost (no warping error: no pairs).
+# Independent frames are independent: on a long clip the pairs of frames SAMPLE*k, SAMPLE*k+1
+# estimate their sharpness, style loss and warping error at 2/SAMPLE of the cost.
 SAMPLED = "independent (sampled)"
 SAMPLE = 8
 
@@ -202,7 +203,8 @@ def main() -> None:
         for mode in args.modes.split(","):
             if mode == SAMPLED:
                 measured[mode] = sampled_independent(path, duration, args.size, stylizer,
-                                                     regions, meter, work / f"{clip}-sampled")
+                                                     regions, meter, work / f"{clip}-sampled",
+                                                     truth)
                 save()
                 continue
             options = RenderOptions(duration=duration, flow_preset=args.flow_preset,
@@ -224,6 +226,10 @@ def main() -> None:
                                    on_frame=on_frame, on_step=counter)
             seconds = time.perf_counter() - began
             report = evaluate_clip(out, path, truth=truth, losses=meter, duration=duration)
+            work_dir = WorkDir(default_work_dir(out))
+            rendered = [work_dir.read_frame(i, options.passes) for i in range(summary.frames)]
+            lossless = evaluate_frames(zip(rendered, originals(path, duration, args.size),
+                                           strict=True), truth=truth, losses=meter)
             colours = mean_colours(out)
             entry = {
                 "frames": summary.frames, "seconds": seconds, "rendered": summary.rendered,
@@ -232,6 +238,7 @@ def main() -> None:
                 "passes": options.passes,
                 "summary": report.summary(),
                 "series": report.series(),
+                "lossless": {"summary": lossless.summary(), "series": lossless.series()},
                 "drift": float(np.abs(colours[-1] - colours[0]).max()),
             }
             measured[mode] = entry
@@ -250,40 +257,67 @@ def later_evaluations(entry: dict) -> float:
             / (entry["frames"] * passes - 1))
 
 
-def sampled_independent(path: Path, duration: float | None, size: int, stylizer: Stylizer,
-                        regions: list[Region], meter: LossMeter, folder: Path) -> dict:
-    """Every SAMPLE-th frame stylized on its own (INDEPENDENT_ITERATIONS), encoded like a
-    render's frames (stylevid.video.encode: at 64 px the halved colour resolution alone
-    moves the style loss by ~20 %) and measured decoded. Their frame types are not the
-    render's: they are frames 0, 8, 16, ... of a render, encoded as a clip of their own."""
+def originals(path: Path, duration: float | None, size: int) -> list[np.ndarray]:
+    """The clip's frames at the render's size."""
     info = probe(path)
     width, height = output_size(info, size)
-    frames = list(read_frames(path, info, width, height, None, duration))
-    indices = list(range(0, len(frames), SAMPLE))
+    return list(read_frames(path, info, width, height, None, duration))
+
+
+def sampled_independent(path: Path, duration: float | None, size: int, stylizer: Stylizer,
+                        regions: list[Region], meter: LossMeter, folder: Path,
+                        truth: list | None) -> dict:
+    """The pairs of frames SAMPLE*k, SAMPLE*k+1 stylized on their own
+    (INDEPENDENT_ITERATIONS), measured as they are (``lossless``) and encoded like a render's
+    frames (stylevid.video.encode: at 64 px the halved colour resolution alone moves the
+    style loss by ~20 %) and decoded. Their frame types are not the render's: they are encoded
+    as a clip of their own, so the lossless ratios are the like-for-like ones."""
+    frames = originals(path, duration, size)
+    height, width = frames[0].shape[:2]
+    pairs = [(t - 1, t) for t in range(1, len(frames), SAMPLE)]
+    indices = [index for pair in pairs for index in pair]
     counter = IterationCounter()
     began = time.perf_counter()
-    series: dict[str, list] = {"index": indices, "sharpness": [], "style_loss": []}
     folder.mkdir(exist_ok=True)
+    stylized = []
     for number, index in enumerate(indices):
         result = stylizer.stylize(frames[index], regions, iterations=INDEPENDENT_ITERATIONS,
                                   on_step=counter)
-        write_image(folder / f"{number:06d}.png", finish(result.image, frames[index],
-                                                         stylizer.params))
+        stylized.append(finish(result.image, frames[index], stylizer.params))
+        write_image(folder / f"{number:06d}.png", stylized[-1])
     seconds = time.perf_counter() - began
     encoded = folder / "sampled.mp4"
-    encode(str(folder / "%06d.png"), info.fps, encoded)
-    decoded = read_frames(encoded, probe(encoded), width, height)
-    for index, image in zip(indices, decoded, strict=True):
-        series["sharpness"].append(sharpness(image))
-        series["style_loss"].append(meter(image, frames[index])[0])
-    summary = {}
-    for name in ("sharpness", "style_loss"):
-        values = np.array(series[name])
-        quarter = values[np.array(indices) >= len(frames) - len(frames) // 4]
-        summary[name] = {"clip": float(values.mean()), "last_quarter": float(quarter.mean())}
-    print(path.stem, SAMPLED, f"{seconds:.0f} s", json.dumps(summary), flush=True)
-    return {"frames": len(indices), "seconds": seconds, "rendered": len(indices),
-            "iterations": counter.count, "summary": summary, "series": series, "drift": None}
+    encode(str(folder / "%06d.png"), probe(path).fps, encoded)
+    decoded = list(read_frames(encoded, probe(encoded), width, height))
+    entry = {"frames": len(indices), "seconds": seconds, "rendered": len(indices),
+             "iterations": counter.count, "drift": None}
+    for name, images in (("decoded", decoded), ("lossless", stylized)):
+        series: dict[str, list] = {"index": indices, "pair": [t for _, t in pairs]}
+        for number, (first, second) in enumerate(pairs):
+            report = evaluate_frames(
+                [(images[2 * number], frames[first]), (images[2 * number + 1], frames[second])],
+                truth=[truth[first]] if truth is not None else None, losses=meter)
+            for measure, values in report.series().items():
+                if measure in ("warping", "warping_truth"):
+                    series.setdefault(measure, []).append(values[1])
+                elif measure in ("sharpness", "style_loss"):
+                    series.setdefault(measure, []).extend(values)
+        summary = {}
+        for measure, values in series.items():
+            if measure in ("index", "pair"):
+                continue
+            at = np.array(series["pair" if measure.startswith("warping") else "index"])
+            array = np.array(values)
+            quarter = array[at >= len(frames) - len(frames) // 4]
+            summary[measure] = {"clip": float(array.mean()),
+                                "last_quarter": float(quarter.mean())}
+        if name == "decoded":
+            entry.update(summary=summary, series=series)
+        else:
+            entry["lossless"] = {"summary": summary, "series": series}
+    print(path.stem, SAMPLED, f"{seconds:.0f} s", json.dumps(entry["summary"]),
+          "lossless", json.dumps(entry["lossless"]["summary"]), flush=True)
+    return entry
 
 
 def plot_clip(clip: str, results: dict, exact: bool) -> None:
@@ -299,6 +333,9 @@ def plot_clip(clip: str, results: dict, exact: bool) -> None:
             continue
         series = entry["series"]
         if "index" in series:  # independent frames, sampled
+            warping = series.get("warping_truth" if exact else "warping")
+            if warping:
+                axes[0].plot(series["pair"], warping, "o", label=mode)
             axes[1].plot(series["index"], series["sharpness"], "o", label=mode)
             axes[2].plot(series["index"], series["style_loss"], "o", label=mode)
             continue
@@ -319,6 +356,23 @@ def plot_clip(clip: str, results: dict, exact: bool) -> None:
     plt.close(fig)
 
 
+def pair_means(entry: dict, key: str, pairs: list[int]) -> tuple[float, float]:
+    """Mean ``key`` of a render over the pairs (t-1, t) given by t, over the clip and over
+    those in its last quarter (as the sampled independent frames measure them)."""
+    values = np.array(entry["series"][key])[pairs]
+    frames = len(entry["series"][key])
+    quarter = values[np.array(pairs) >= frames - frames // 4]
+    return float(values.mean()), float(quarter.mean())
+
+
+def ratios(entry: dict, base: dict, key: str) -> str:
+    """``entry``'s sharpness and style loss over ``base``'s (clip / last quarter)."""
+    s, b = entry["summary"], base["summary"]
+    return " | ".join(f"{s[m]['clip'] / b[m]['clip']:.2f} / "
+                      f"{s[m]['last_quarter'] / b[m]['last_quarter']:.2f}"
+                      for m in ("sharpness", "style_loss"))
+
+
 def write_markdown() -> None:
     """scripts/results/video_quality.md from every clip's JSON."""
     by_clip = {path.stem.removeprefix("video_quality_"): json.loads(path.read_text())
@@ -331,10 +385,15 @@ def write_markdown() -> None:
              f"convolutions; -Npx: N px instead of {SIZE}). Warping error under "
              "the exact flow where known (pan, static), else DIS flow of the original. "
              f"Ratios are against independent frames ({INDEPENDENT_ITERATIONS} iterations "
-             "each; on long clips only every "
-             f"{SAMPLE}th frame is stylized independently, `{SAMPLED}`, and encoded "
-             "alike). Results of earlier versions are kept under their mode's name with "
-             "what changed since.", "",
+             f"each; on long clips only the pairs of frames {SAMPLE}k, {SAMPLE}k+1 are "
+             f"stylized independently, `{SAMPLED}`, encoded as a clip of their own, and the "
+             "warping error is compared over those pairs; older rows of that mode sampled "
+             f"every {SAMPLE}th frame only, without a warping error). The last two columns "
+             "measure the frames before encoding (the render's work folder, the independent "
+             "frames' PNGs): the encoder's frame types and bit allocation differ between a "
+             "render and a clip of sampled frames, so these are the like-for-like ratios "
+             "(rows measured before they were taken leave them empty). Results of earlier "
+             "versions are kept under their mode's name with what changed since.", "",
              "Evaluations (one VGG forward and backward pass each) per later frame: those "
              "after the clip's first frame, over the frames rendered after it in all passes "
              "(a new shot's first frame counts among them).", "",
@@ -342,8 +401,11 @@ def write_markdown() -> None:
              "| warping error (clip / last quarter) "
              "| vs independent | sharpness vs independent (clip / last quarter) "
              "| style loss vs independent (clip / last quarter) "
-             "| drift (max mean-colour change, /255) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| drift (max mean-colour change, /255) "
+             "| before encoding: sharpness vs independent | before encoding: style loss vs "
+             "independent |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
     def independent(clip: str) -> dict | None:
         """Independent frames of ``clip``, or of the same clip at the default budget."""
         for name in (clip, re.sub(r"-it\d+$", "", clip)):
@@ -365,18 +427,24 @@ def write_markdown() -> None:
                    + (f"{later_evaluations(entry):.0f} | " if "evaluations" in entry else "| ")
                    + (f"{w['clip']:.5f} / {w['last_quarter']:.5f} | " if w else "| "))
             if base:
-                b = base["summary"]
-                bw = b.get(key)
-                row += (f"{w['clip'] / bw['clip']:.2f} / "
-                        f"{w['last_quarter'] / bw['last_quarter']:.2f} | " if w and bw else "| ")
-                row += (f"{s['sharpness']['clip'] / b['sharpness']['clip']:.2f} / "
-                        f"{s['sharpness']['last_quarter'] / b['sharpness']['last_quarter']:.2f}"
-                        f" | {s['style_loss']['clip'] / b['style_loss']['clip']:.2f} / "
-                        f"{s['style_loss']['last_quarter'] / b['style_loss']['last_quarter']:.2f}"
-                        " | ")
+                bw = base["summary"].get(key)
+                if w and bw and "pair" in base["series"] and "pair" not in entry["series"]:
+                    mine = pair_means(entry, key, base["series"]["pair"])
+                    row += (f"{mine[0] / bw['clip']:.2f} / "
+                            f"{mine[1] / bw['last_quarter']:.2f} | ")
+                elif w and bw and ("pair" in entry["series"]) == ("pair" in base["series"]):
+                    row += (f"{w['clip'] / bw['clip']:.2f} / "
+                            f"{w['last_quarter'] / bw['last_quarter']:.2f} | ")
+                else:
+                    row += "| "
+                row += ratios(entry, base, key) + " | "
             else:
                 row += "| | | "
             row += f"{entry['drift']:.2f} |" if entry.get("drift") is not None else " |"
+            if base and "lossless" in entry and "lossless" in base:
+                row += " " + ratios(entry["lossless"], base["lossless"], key) + " |"
+            else:
+                row += " | |"
             lines.append(row)
     (RESULTS / "video_quality.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -384,4 +452,3 @@ def write_markdown() -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
@@ -106,35 +106,27 @@ class LossMeter:
         return float(terms["style"]) / p.style_weight, float(terms["content"]) / p.content_weight
 
 
-def evaluate_clip(stylized: str | Path, reference: str | Path, *, size: int | None = None,
-                  start: float | None = None, duration: float | None = None,
-                  truth: Sequence[np.ndarray] | None = None,
-                  baseline: str | Path | None = None,
-                  losses: LossMeter | None = None) -> ClipReport:
-    """Measure ``stylized`` frame by frame against the original ``reference`` (whose DIS flow
-    and Ruder consistency masks give the warping error). ``truth``: ground-truth forward
-    flows, frame i -> i+1. Sharpness is also taken of ``baseline`` (e.g. an independent
-    render), or else of the original frames, for comparison."""
-    info = probe(stylized)
-    dims = output_size(info, size)
-    frames = _frames(stylized, dims)
-    originals = _frames(reference, dims, start, duration)
-    others = _frames(baseline, dims) if baseline is not None else None
+def evaluate_frames(pairs: Iterable[tuple[np.ndarray, np.ndarray]], *,
+                    truth: Sequence[np.ndarray] | None = None,
+                    baselines: Iterable[np.ndarray] | None = None,
+                    losses: LossMeter | None = None) -> ClipReport:
+    """Measure consecutive (stylized, original) frame pairs, frame by frame: the warping error
+    of each frame against the one before under the original's DIS flow and Ruder's
+    consistency masks (and under ``truth``, ground-truth forward flows frame i -> i+1, when
+    given), sharpness (also of ``baselines``, or else of the originals, for comparison) and
+    optionally style and content loss."""
+    others = iter(baselines) if baselines is not None else None
     report = ClipReport()
-    counts = [0, 0]
     previous: tuple[np.ndarray, np.ndarray] | None = None
-    for index, (frame, original) in enumerate(zip_longest(frames, originals)):
-        counts[0] += frame is not None
-        counts[1] += original is not None
-        if frame is None or original is None:
-            continue
+    for index, (frame, original) in enumerate(pairs):
         error = truth_error = math.nan
         if previous is not None:
             motion = pair_motion(previous[1], original)[0]
             error = warping_error([previous[0], frame], [motion.flow], [motion.weights])
             if truth is not None and index - 1 < len(truth):
+                height, width = frame.shape[:2]
                 truth_error = truth_warping_error(previous[0], frame,
-                                                  _fit_flow(truth[index - 1], dims))
+                                                  _fit_flow(truth[index - 1], (width, height)))
         report.warping.append(error)
         if truth is not None:
             report.warping_truth.append(truth_error)
@@ -146,6 +138,32 @@ def evaluate_clip(stylized: str | Path, reference: str | Path, *, size: int | No
             report.style_loss.append(style)
             report.content_loss.append(content)
         previous = (frame, original)
+    return report
+
+
+def evaluate_clip(stylized: str | Path, reference: str | Path, *, size: int | None = None,
+                  start: float | None = None, duration: float | None = None,
+                  truth: Sequence[np.ndarray] | None = None,
+                  baseline: str | Path | None = None,
+                  losses: LossMeter | None = None) -> ClipReport:
+    """Measure the video ``stylized`` frame by frame against the original ``reference``
+    (:func:`evaluate_frames`); ``baseline``: a video whose sharpness is taken for comparison
+    (e.g. an independent render) instead of the original's."""
+    info = probe(stylized)
+    dims = output_size(info, size)
+    frames = _frames(stylized, dims)
+    originals = _frames(reference, dims, start, duration)
+    counts = [0, 0]
+
+    def matched() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for frame, original in zip_longest(frames, originals):
+            counts[0] += frame is not None
+            counts[1] += original is not None
+            if frame is not None and original is not None:
+                yield frame, original
+
+    report = evaluate_frames(matched(), truth=truth, losses=losses,
+                             baselines=_frames(baseline, dims) if baseline is not None else None)
     if abs(counts[0] - counts[1]) > 1:
         raise UserError(f"{stylized} has {counts[0]} frames but the reference has {counts[1]} "
                         "(pass the --start/--duration used for the render)")

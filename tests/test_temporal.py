@@ -155,6 +155,25 @@ def test_warping_error_matches_float64_formula():
     assert warping_error(frames, [zero, zero], [mask, mask]) == pytest.approx(expected, rel=1e-9)
 
 
+def test_evaluate_frames_measures_a_known_change_under_the_exact_flow():
+    from stylevid.evaluate import evaluate_frames, sharpness
+
+    rng = np.random.default_rng(2)
+    photo = rng.integers(0, 236, (40, 200, 3), dtype=np.uint8)
+    originals = pan_frames(photo, 3, 32, 40, step=2)
+    stylized = [originals[0], originals[1] + 20, originals[2] + 20]  # one step of 20 levels
+    forward = np.zeros((40, 32, 2), np.float32)
+    forward[..., 0] = -2  # frame t-1 at x is frame t at x - 2
+    report = evaluate_frames(zip(stylized, originals), truth=[forward, forward])
+    # frame 1 differs from frame 0 carried along the flow by 20 levels in every channel on
+    # the 30 columns that frame 0 shows; frame 2 from frame 1 by nothing
+    assert np.isnan(report.warping_truth[0])
+    assert report.warping_truth[1] == pytest.approx(3 * (20 / 255) ** 2, rel=1e-6)
+    assert report.warping_truth[2] == pytest.approx(0.0, abs=1e-12)
+    assert report.sharpness == [sharpness(frame) for frame in stylized]
+    assert report.reference_sharpness == [sharpness(frame) for frame in originals]
+
+
 def test_pan_is_undone_exactly_by_its_ground_truth_flow():
     photo = np.random.default_rng(1).integers(0, 256, (40, 200, 3), dtype=np.uint8)
     frames = pan_frames(photo, 4, 32, 40, step=2)
