@@ -160,3 +160,32 @@ def test_the_first_step_moves_the_largest_value_three_grey_levels_in_one_evaluat
                    on_step=lambda _i, _loss, image: moved.append((image - start).abs().max()))
     assert len(calls) == 1
     assert float(moved[0]) == pytest.approx(3 / 255, rel=1e-5)
+
+
+def test_lbfgs_learns_its_curvature_from_the_projected_step():
+    # optimize._record_step_taken rewrites torch's private L-BFGS state ("d", "t"): this
+    # holds torch to the layout it relies on, so that a torch that changes it fails here
+    # instead of silently learning from steps never taken.
+    from stylevid.optimize import _make_optimizer, _record_step_taken
+
+    image = torch.full((1, 3, 4, 4), 0.5, requires_grad=True)
+    opt = _make_optimizer("lbfgs", image, 1.0, 10)
+
+    def closure():
+        opt.zero_grad()
+        loss = ((image - 2.0) ** 2).sum()
+        loss.backward()
+        return loss
+
+    group = opt.param_groups[0]
+    group["line_search_fn"], group["lr"] = None, 100.0  # a step to 2.58, projected to 1
+    point = image.detach().clone()
+    opt.step(closure)
+    with torch.no_grad():
+        image.clamp_(0.0, 1.0)
+    taken = image.detach() - point
+    _record_step_taken(opt, taken)
+    opt.step(closure)  # forms the curvature pair (step, change of gradient)
+    state = opt.state[image]
+    torch.testing.assert_close(state["old_stps"][-1], taken.flatten())
+    torch.testing.assert_close(state["old_dirs"][-1], torch.full((48,), 1.0))  # -2 - (-3)

@@ -164,7 +164,7 @@ def test_evaluate_frames_measures_a_known_change_under_the_exact_flow():
     stylized = [originals[0], originals[1] + 20, originals[2] + 20]  # one step of 20 levels
     forward = np.zeros((40, 32, 2), np.float32)
     forward[..., 0] = -2  # frame t-1 at x is frame t at x - 2
-    report = evaluate_frames(zip(stylized, originals), truth=[forward, forward])
+    report = evaluate_frames(zip(stylized, originals, strict=True), truth=[forward, forward])
     # frame 1 differs from frame 0 carried along the flow by 20 levels in every channel on
     # the 30 columns that frame 0 shows; frame 2 from frame 1 by nothing
     assert np.isnan(report.warping_truth[0])
