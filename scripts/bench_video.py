@@ -365,7 +365,7 @@ def pair_means(entry: dict, key: str, pairs: list[int]) -> tuple[float, float]:
     return float(values.mean()), float(quarter.mean())
 
 
-def ratios(entry: dict, base: dict, key: str) -> str:
+def ratios(entry: dict, base: dict) -> str:
     """``entry``'s sharpness and style loss over ``base``'s (clip / last quarter)."""
     s, b = entry["summary"], base["summary"]
     return " | ".join(f"{s[m]['clip'] / b[m]['clip']:.2f} / "
@@ -437,12 +437,12 @@ def write_markdown() -> None:
                             f"{w['last_quarter'] / bw['last_quarter']:.2f} | ")
                 else:
                     row += "| "
-                row += ratios(entry, base, key) + " | "
+                row += ratios(entry, base) + " | "
             else:
                 row += "| | | "
             row += f"{entry['drift']:.2f} |" if entry.get("drift") is not None else " |"
             if base and "lossless" in entry and "lossless" in base:
-                row += " " + ratios(entry["lossless"], base["lossless"], key) + " |"
+                row += " " + ratios(entry["lossless"], base["lossless"]) + " |"
             else:
                 row += " | |"
             lines.append(row)
