@@ -1,6 +1,6 @@
-"""What H.264 encoding does to stylized frames: style loss and sharpness of the decoded
-frames against the lossless ones, by frame type, for the encoder settings of a render and
-others, with the file's bitrate.
+"""What H.264 encoding does to stylized frames: style loss, sharpness and warping error of
+the decoded frames against the lossless ones (the first two by frame type), for the encoder
+settings of a render and others, with the file's bitrate.
 
 Takes the lossless frames of a finished render (its work folder's ``frames``, kept until
 the work folder is deleted) and the clip it was rendered from:
@@ -29,6 +29,8 @@ from bench_video import RESULTS, STYLE  # noqa: E402
 from stylevid.device import cpu_description  # noqa: E402
 from stylevid.evaluate import LossMeter, sharpness  # noqa: E402
 from stylevid.imageio import read_image  # noqa: E402
+from stylevid.motion import Motion, pair_motion  # noqa: E402
+from stylevid.temporal import warping_error  # noqa: E402
 from stylevid.video import encode, encode_args, ffmpeg_exe, probe, read_frames  # noqa: E402
 
 # name: (pixel format, crf, x264 tuning); None: stylevid.video.encode itself, as a render
@@ -37,6 +39,7 @@ SETTINGS: dict[str, tuple[str, int, str | None] | None] = {
     "crf 18, x264 defaults (before)": ("yuv420p", 18, None),
     "crf 16, x264 defaults": ("yuv420p", 16, None),
     "crf 14, x264 defaults": ("yuv420p", 14, None),
+    "crf 14, tune grain": ("yuv420p", 14, "grain"),
     "crf 20, tune grain": ("yuv420p", 20, "grain"),
     "crf 22, tune grain": ("yuv420p", 22, "grain"),
     "crf 18, yuv444p (few players)": ("yuv444p", 18, None),
@@ -68,6 +71,13 @@ def by_type(values: np.ndarray, types: list[str]) -> dict[str, float]:
             "B": float(values[kinds == "B"].mean()) if (kinds == "B").any() else float("nan")}
 
 
+def warping_errors(frames: list[np.ndarray], motions: list[Motion]) -> np.ndarray:
+    """Warping error of each frame after the first against the one before (Lai et al.: the
+    DIS flow of the original and Ruder's masks, ``motions[t-1]`` for the pair (t-1, t))."""
+    return np.array([warping_error(frames[t - 1:t + 1], [motions[t - 1].flow],
+                                   [motions[t - 1].weights]) for t in range(1, len(frames))])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("frames", type=Path, help="folder of a render's lossless frames")
@@ -86,6 +96,8 @@ def main() -> None:
     meter = LossMeter(read_image(args.style))
     style = np.array([meter(f, o)[0] for f, o in zip(lossless, originals, strict=True)])
     detail = np.array([sharpness(f) for f in lossless])
+    motions = [pair_motion(originals[t - 1], originals[t])[0] for t in range(1, len(originals))]
+    warping = warping_errors(lossless, motions).mean()
     rows = {}
     with tempfile.TemporaryDirectory() as folder:
         for name, setting in SETTINGS.items():
@@ -96,12 +108,14 @@ def main() -> None:
             style_ratio = np.array([meter(f, o)[0] for f, o in
                                     zip(decoded, originals, strict=True)]) / style
             sharp_ratio = np.array([sharpness(f) for f in decoded]) / detail
+            warping_ratio = warping_errors(decoded, motions).mean() / warping
             seconds = len(decoded) / float(info.fps)
             rows[name] = {"kbit_s": out.stat().st_size * 8 / 1000 / seconds,
                           "style": float(style_ratio.mean()),
                           "style_by_type": by_type(style_ratio, types),
                           "sharpness": float(sharp_ratio.mean()),
                           "sharpness_by_type": by_type(sharp_ratio, types),
+                          "warping": float(warping_ratio),
                           "types": "".join(types)}
             print(name, json.dumps({k: v for k, v in rows[name].items() if k != "types"}),
                   flush=True)
@@ -115,11 +129,12 @@ def write_results(machine: str, args: argparse.Namespace, width: int, height: in
              f"the lossless frames.\n\n`python scripts/bench_encoder.py {args.frames} "
              f"{args.source}`\n",
              "| encoder | kbit/s | style loss x lossless (I/P frames, B frames) | sharpness x "
-             "lossless (I/P, B) |", "|---|---|---|---|"]
+             "lossless (I/P, B) | warping error x lossless |", "|---|---|---|---|---|"]
     for name, row in rows.items():
         s, d = row["style_by_type"], row["sharpness_by_type"]
         lines.append(f"| {name} | {row['kbit_s']:.0f} | {row['style']:.2f} ({s['I/P']:.2f}, "
-                     f"{s['B']:.2f}) | {row['sharpness']:.3f} ({d['I/P']:.3f}, {d['B']:.3f}) |")
+                     f"{s['B']:.2f}) | {row['sharpness']:.3f} ({d['I/P']:.3f}, {d['B']:.3f}) | "
+                     f"{row['warping']:.2f} |")
     (RESULTS / "encoder.md").write_text("\n".join(lines) + "\n")
     (RESULTS / "encoder.json").write_text(json.dumps(
         {"machine": machine, "size": [width, height], "frames": count, "rows": rows},

@@ -166,7 +166,7 @@ def render_options_from_args(args: argparse.Namespace) -> RenderOptions:
         lookahead=args.lookahead, passes=args.passes, temporal_from_pass=args.temporal_from_pass,
         blend_weight=args.blend_weight, flow_method=args.flow, flow_preset=args.flow_preset,
         cut_threshold=args.cut_threshold, start=args.start, duration=args.duration,
-        folder_fps=args.fps, crf=args.crf)
+        folder_fps=args.fps, crf=args.crf, pix_fmt=args.pix_fmt)
 
 
 def region_spec_from_args(args: argparse.Namespace) -> RegionSpec:
@@ -578,6 +578,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frame rate of a frame-folder input (default 25)")
     v.add_argument("--crf", default=RenderOptions.crf,
                    help="H.264 quality from 0 to 51, lower = better (default 18)")
+    v.add_argument("--pix-fmt", default=RenderOptions.pix_fmt,
+                   help="H.264 chroma: yuv420p (default; plays everywhere) or yuv444p (the "
+                        "strokes' colour at full resolution; few players decode it)")
     v.add_argument("--work-dir", help="folder for finished frames and flow (default: "
                                       "'.OUTPUT.stylevid' beside the output)")
     _add_region_options(p, video=True)

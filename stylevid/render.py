@@ -83,7 +83,8 @@ def manifest_for(source: Path, styles: Sequence[str], params: StyleParams,
         "params": params.as_dict(),
         # The number of passes does not change a pass's frames (more can be added to a
         # finished render), nor does the encoding quality.
-        "options": {k: v for k, v in asdict(options).items() if k not in ("crf", "passes")},
+        "options": {k: v for k, v in asdict(options).items()
+                    if k not in ("crf", "pix_fmt", "passes")},
         **extra,
     }
 
@@ -564,5 +565,5 @@ def write_output(work: WorkDir, count: int, output: Path, source: Path, info: Vi
         return
     audio = str(source) if info.has_audio else None
     encode(work.pattern(pass_index), info.fps, output, audio_source=audio, start=options.start,
-           duration=options.duration, crf=options.crf)
+           duration=options.duration, crf=options.crf, pix_fmt=options.pix_fmt)
 

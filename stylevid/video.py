@@ -174,8 +174,8 @@ def encode_args(pattern: str, fps: Fraction, output: str, *, audio_source: str |
                 audio_codec: str = "copy", tune: str | None = TUNE,
                 pix_fmt: str = "yuv420p") -> list[str]:
     """ffmpeg arguments that encode numbered PNGs to H.264 and copy the audio (``tune``:
-    x264's tuning, None for its defaults; other values than the defaults are for
-    scripts/bench_encoder.py)."""
+    x264's tuning, None for its defaults, for scripts/bench_encoder.py; ``pix_fmt``: one of
+    config.PIX_FMTS)."""
     video = ffmpeg.input(pattern, framerate=f"{fps.numerator}/{fps.denominator}",
                          start_number=0).video
     streams = [video]
@@ -196,7 +196,8 @@ def encode_args(pattern: str, fps: Fraction, output: str, *, audio_source: str |
 
 
 def encode(pattern: str, fps: Fraction, output: Path, *, audio_source: str | None = None,
-           start: float | None = None, duration: float | None = None, crf: int = 18) -> None:
+           start: float | None = None, duration: float | None = None, crf: int = 18,
+           pix_fmt: str = "yuv420p") -> None:
     """Encode numbered frames into ``output`` atomically, keeping the source's audio.
 
     The audio stream is copied as is; if the container refuses that codec it is re-encoded
@@ -207,7 +208,8 @@ def encode(pattern: str, fps: Fraction, output: Path, *, audio_source: str | Non
         codecs = ["copy", "aac"] if audio_source is not None else ["copy"]
         for codec in codecs:
             args = encode_args(pattern, fps, str(tmp), audio_source=audio_source, start=start,
-                               duration=duration, crf=crf, audio_codec=codec)
+                               duration=duration, crf=crf, audio_codec=codec,
+                               pix_fmt=pix_fmt)
             proc = subprocess.run(args, capture_output=True, text=True, errors="replace")
             if proc.returncode == 0:
                 return

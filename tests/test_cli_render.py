@@ -1,6 +1,7 @@
 """End to end: `stylevid render` on real clips (a camera pan with sound, the bedroom clip)."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 from stylevid.imageio import read_image
 from stylevid.synthetic import pan_flow, pan_frames, write_clip
 from stylevid.temporal import warping_error
-from stylevid.video import probe, read_frames
+from stylevid.video import ffmpeg_exe, probe, read_frames
 
 W, H, STEP = 48, 32, 2
 FAST = ["--size", str(W), "--iterations", "12", "--first-iterations", "30", "--quiet"]
@@ -39,6 +40,13 @@ def default_render(pan_clip, assets, tmp_path_factory):
                    *FAST)
     assert proc.returncode == 0, proc.stderr
     return out, out.parent / ".out_default.mp4.stylevid/frames"
+
+
+def pixel_format(path) -> str:
+    """The pixel format of a video's H.264 stream, as ffmpeg describes it."""
+    streams = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+                             capture_output=True, text=True).stderr
+    return re.search(r"Video: h264\b[^,]*, (\w+)", streams).group(1)
 
 
 def decoded(path):
@@ -102,10 +110,12 @@ def test_killed_render_resumes_to_the_same_frames_as_an_uninterrupted_one(pan_cl
     assert proc.returncode == 2 and "other settings" in proc.stderr
     assert "params.iterations" in proc.stderr and "now 13" in proc.stderr, proc.stderr
     assert out.exists()
-    # another encoding quality re-encodes the finished frames without rendering any
+    # another encoding quality or chroma re-encodes the finished frames without rendering any
+    assert pixel_format(out) == "yuv420p"
     proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(out), *FAST,
-                   "--crf", "30")
+                   "--crf", "30", "--pix-fmt", "yuv444p")
     assert proc.returncode == 0 and "(0 rendered now)" in proc.stdout, proc.stderr
+    assert pixel_format(out) == "yuv444p"
 
 
 def test_multi_pass_alternates_direction_and_passes_can_be_added(pan_clip, assets, tmp_path):
@@ -218,6 +228,7 @@ def test_zero_frame_video_exits_2(tmp_path):
     ("--blend-weight", "-1", "must be >= 0"),
     ("--duration", "0", "must be > 0"),
     ("--crf", "99", "must be <= 51"),
+    ("--pix-fmt", "rgb24", "must be one of yuv420p, yuv444p"),
     ("--fps", "-5", "must be > 0"),
     ("--fps", "0", "must be > 0"),
     ("--cut-threshold", "2", "must be <= 1"),

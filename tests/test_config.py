@@ -53,6 +53,7 @@ def test_style_params_refuse_bad_values_naming_the_setting(changes, setting):
     ({"start": -1}, "start"),
     ({"folder_fps": 0}, "folder_fps"),
     ({"crf": 52}, "crf"),
+    ({"pix_fmt": "rgb24"}, "pix_fmt"),
     ({"cut_threshold": 1.5}, "cut_threshold"),
     ({"flow_method": "raft"}, "flow_method"),
     ({"long_term": "yes"}, "long_term"),
