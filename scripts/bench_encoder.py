@@ -42,7 +42,8 @@ SETTINGS: dict[str, tuple[str, int, str | None] | None] = {
     "crf 14, tune grain": ("yuv420p", 14, "grain"),
     "crf 20, tune grain": ("yuv420p", 20, "grain"),
     "crf 22, tune grain": ("yuv420p", 22, "grain"),
-    "crf 18, yuv444p (few players)": ("yuv444p", 18, None),
+    "crf 18, yuv444p, x264 defaults (few players)": ("yuv444p", 18, None),
+    "crf 18, yuv444p, tune grain (--pix-fmt yuv444p)": ("yuv444p", 18, "grain"),
 }
 
 

@@ -39,8 +39,9 @@ COLOR_MODES = ("none", "luminance", "histogram")
 PRECISIONS = ("auto", "fp32", "bf16")
 FLOW_METHODS = ("dis", "farneback")
 # H.264 chroma: yuv420p plays everywhere; yuv444p keeps the strokes' colour at full resolution
-# (bedroom.mp4 at 512x288: style loss 1.19x the lossless frames' against 1.29x, warping error
-# 1.21x against 1.61x; scripts/bench_encoder.py), but few players and browsers decode it.
+# (bedroom.mp4 at 512x288, crf 18, x264's grain tuning: style loss 1.04x the lossless frames'
+# against 1.29x, warping error 1.16x against 1.61x, at 1.1x the bitrate;
+# scripts/bench_encoder.py), but browsers and most hardware players do not decode it.
 PIX_FMTS = ("yuv420p", "yuv444p")
 FLOW_PRESETS = ("ultrafast", "fast", "medium", "fine")  # flow.DIS_PRESETS
 FLOW_PRESET = "fine"  # the default; why: flow.DIS_PRESETS
