@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from bench_video import RESULTS, make_clips
 
-from stylevid.flow import warp
+from stylevid.evaluate import truth_mask, truth_warping_error
 from stylevid.imageio import read_image
 from stylevid.motion import pair_motion
 from stylevid.video import output_size, probe, read_frames
@@ -28,25 +28,18 @@ from stylevid.video import output_size, probe, read_frames
 
 def split_errors(frames: list[np.ndarray], originals: list[np.ndarray],
                  truth: list[np.ndarray]) -> dict[str, tuple[float, float, float]]:
-    """Per part ("held", "let go"): mean squared difference (pixels in [0, 1]) between each
-    frame and the next brought back along the exact flow, over the pixels whose flow is
-    known and lands inside the frame; the part's share of those pixels and of the error."""
-    height, width = frames[0].shape[:2]
-    ys, xs = np.mgrid[0:height, 0:width]
+    """Per part ("held", "let go"): the warping error under the exact flow
+    (evaluate.truth_warping_error) over the part's pixels, the part's share of the pixels
+    whose flow is known and lands inside the frame, and its share of their error."""
     sums = {"held": [0.0, 0], "let go": [0.0, 0]}
     for t in range(1, len(frames)):
-        forward = truth[t - 1]
-        flow = np.nan_to_num(forward)
-        known = np.isfinite(forward).all(-1) & (xs + flow[..., 0] >= 0) & \
-            (xs + flow[..., 0] <= width - 1) & (ys + flow[..., 1] >= 0) & \
-            (ys + flow[..., 1] <= height - 1)
-        back = warp(frames[t], flow).astype(np.float64) / 255.0
-        error = ((back - frames[t - 1].astype(np.float64) / 255.0) ** 2).sum(-1)
         weights = pair_motion(originals[t], originals[t - 1])[0].weights  # of frame t-1
-        for part, pixels in (("held", known & (weights >= 0.5)),
-                             ("let go", known & (weights < 0.5))):
-            sums[part][0] += float(error[pixels].sum())
-            sums[part][1] += int(pixels.sum())
+        known = truth_mask(truth[t - 1])
+        for part, pixels in (("held", weights >= 0.5), ("let go", weights < 0.5)):
+            count = int((known & pixels).sum())
+            error = truth_warping_error(frames[t - 1], frames[t], truth[t - 1], pixels)
+            sums[part][0] += error * count
+            sums[part][1] += count
     total_error = sum(s[0] for s in sums.values())
     total_pixels = sum(s[1] for s in sums.values())
     return {part: (s[0] / max(s[1], 1), s[1] / total_pixels, s[0] / total_error)

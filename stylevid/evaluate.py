@@ -25,18 +25,25 @@ def sharpness(image: np.ndarray) -> float:
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
-def truth_warping_error(previous: np.ndarray, current: np.ndarray, forward: np.ndarray) -> float:
-    """Warping error of a frame pair under a ground-truth forward flow (previous -> current,
-    NaN where unknown): the current frame brought back onto the previous one, over the pixels
-    whose flow is known and lands inside the frame."""
+def truth_mask(forward: np.ndarray) -> np.ndarray:
+    """The pixels of a frame whose ground-truth forward flow (NaN where unknown) is known and
+    lands inside the next frame, (H, W) bool."""
     h, w = forward.shape[:2]
-    known = np.isfinite(forward).all(-1)
     flow = np.nan_to_num(forward)
     ys, xs = np.mgrid[0:h, 0:w]
     inside = (xs + flow[..., 0] >= 0) & (xs + flow[..., 0] <= w - 1) & \
         (ys + flow[..., 1] >= 0) & (ys + flow[..., 1] <= h - 1)
-    mask = (known & inside).astype(np.float32)
-    return warping_error([current, previous], [flow], [mask])
+    return np.isfinite(forward).all(-1) & inside
+
+
+def truth_warping_error(previous: np.ndarray, current: np.ndarray, forward: np.ndarray,
+                        where: np.ndarray | None = None) -> float:
+    """Warping error of a frame pair under a ground-truth forward flow (previous -> current,
+    NaN where unknown): the current frame brought back onto the previous one, over the pixels
+    of :func:`truth_mask` (and of ``where``, a bool mask of the previous frame, if given)."""
+    mask = truth_mask(forward) if where is None else truth_mask(forward) & where
+    return warping_error([current, previous], [np.nan_to_num(forward)],
+                         [mask.astype(np.float32)])
 
 
 def read_truth(path: str | Path) -> list[np.ndarray]:
