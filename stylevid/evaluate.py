@@ -41,7 +41,9 @@ def truth_warping_error(previous: np.ndarray, current: np.ndarray, forward: np.n
     """Warping error of a frame pair under a ground-truth forward flow (previous -> current,
     NaN where unknown): the current frame brought back onto the previous one, over the pixels
     of :func:`truth_mask` (and of ``where``, a bool mask of the previous frame, if given)."""
-    mask = truth_mask(forward) if where is None else truth_mask(forward) & where
+    mask = truth_mask(forward)
+    if where is not None:
+        mask &= where
     return warping_error([current, previous], [np.nan_to_num(forward)],
                          [mask.astype(np.float32)])
 
