@@ -166,6 +166,10 @@ def main() -> None:
     parser.add_argument("--style", type=Path, default=STYLE,
                         help="style picture (results of another than starry_night.jpg are "
                              "kept as video_quality_CLIP-STYLE.json)")
+    parser.add_argument("--tag", default="",
+                        help="results kept as video_quality_CLIP-TAG.json (beside earlier "
+                             "versions' rows measured otherwise, e.g. with another encoder "
+                             "tuning; the ratios are against that file's independent frames)")
     args = parser.parse_args()
     style = args.style
     torch.set_num_threads(args.threads)
@@ -189,6 +193,7 @@ def main() -> None:
         clip += f"-tol{args.tolerance:g}" if args.tolerance != StyleParams.tolerance else ""
         if args.flow_preset != RenderOptions.flow_preset:
             clip += f"-flow-{args.flow_preset}"
+        clip += f"-{args.tag}" if args.tag else ""
         results_path = RESULTS / f"video_quality_{clip}.json"
         measured: dict = {"machine": machine, "size": args.size}  # by this run
 
@@ -365,6 +370,12 @@ def pair_means(entry: dict, key: str, pairs: list[int]) -> tuple[float, float]:
     return float(values.mean()), float(quarter.mean())
 
 
+def ratio(value: float, base: float) -> str:
+    """``value / base``, or "-" where the base is 0 (a still scene's independent frames are
+    the same picture: no warping error)."""
+    return f"{value / base:.2f}" if base else "-"
+
+
 def ratios(entry: dict, base: dict) -> str:
     """``entry``'s sharpness and style loss over ``base``'s (clip / last quarter)."""
     s, b = entry["summary"], base["summary"]
@@ -430,11 +441,10 @@ def write_markdown() -> None:
                 bw = base["summary"].get(key)
                 if w and bw and "pair" in base["series"] and "pair" not in entry["series"]:
                     mine = pair_means(entry, key, base["series"]["pair"])
-                    row += (f"{mine[0] / bw['clip']:.2f} / "
-                            f"{mine[1] / bw['last_quarter']:.2f} | ")
+                    row += f"{ratio(mine[0], bw['clip'])} / {ratio(mine[1], bw['last_quarter'])} | "
                 elif w and bw and ("pair" in entry["series"]) == ("pair" in base["series"]):
-                    row += (f"{w['clip'] / bw['clip']:.2f} / "
-                            f"{w['last_quarter'] / bw['last_quarter']:.2f} | ")
+                    row += (f"{ratio(w['clip'], bw['clip'])} / "
+                            f"{ratio(w['last_quarter'], bw['last_quarter'])} | ")
                 else:
                     row += "| "
                 row += ratios(entry, base) + " | "

@@ -50,10 +50,12 @@ MIN_SIZE = 16  # four 2x poolings before relu5_1 still leave a pixel
 # `stylevid render` and batch jobs: later frames start from the previous frame carried along
 # the flow with its detail (motion.Motion.carry) and need far fewer iterations than a still:
 # at 256 px the loss is within 0.3-0.6 % of where the plateau rule stopped (after about 43
-# evaluations) by the 20th, and 20 keep 0.91x independent frames' sharpness in the last
-# quarter of bedroom.mp4 at an equal style loss (scripts/bench_video.py; docs/benchmarks.md).
+# evaluations) by the 20th. 18, with the keyframes ahead (18 more every 16 frames) 19.1
+# evaluations a later frame: bedroom.mp4 at 512x288 keeps 1.00x independent frames'
+# sharpness in the last quarter at 1.07x their style loss (20: 1.02x, 1.08x, 21.3
+# evaluations; scripts/bench_video.py, docs/benchmarks.md).
 VIDEO_SIZE = 512
-VIDEO_ITERATIONS = 20
+VIDEO_ITERATIONS = 18
 MAX_BLEND = 16  # Ray: frames pulled towards the next chunk's keyframe, at most
 
 

@@ -69,13 +69,21 @@ class KeyframesAhead:
         self.render_key = render_key
         self.device = device
         self.segment: Segment | None = None
+        self.key: np.ndarray | None = None  # the segment's keyframe, if it has one
+        self.back: list[tuple[int, Motion, np.ndarray]] = []  # the keyframe's way back
+        # the keyframe carried back to each frame between (and how reliably), carried when
+        # a frame first asks: a Ray keyframe task needs the keyframes only
         self.guides: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def anchors(self, index: int, neighbours: Sequence[tuple[np.ndarray, Motion]]
                 ) -> list[PixelAnchor]:
         """The pull of the keyframe ahead on the pixels of frame ``index`` that its
         ``neighbours`` (the stylized frames it is held to) do not reliably show."""
-        self._segment_of(index)
+        segment = self._segment_of(index)
+        if self.key is not None and not self.guides:
+            self.guides[segment.end] = (self.key, np.ones(self.key.shape[:2], np.float32))
+            for target, image, weights in carried_along(self.key, self.back):
+                self.guides[target] = (image, weights)
         if index not in self.guides:
             return []
         image, visible = self.guides[index]
@@ -89,7 +97,7 @@ class KeyframesAhead:
         """The keyframe that guides frame ``index`` (rendered now if the folder lacks it):
         its frame and picture; None if no keyframe guides it."""
         segment = self._segment_of(index)
-        return (segment.end, self.guides[segment.end][0]) if segment.end in self.guides else None
+        return None if self.key is None else (segment.end, self.key)
 
     def _segment_of(self, index: int) -> Segment:
         if self.segment is None or index not in self.segment:
@@ -108,7 +116,7 @@ class KeyframesAhead:
                 until = end
                 break
             end += 1
-        self.segment, self.guides = Segment(start, end, until), {}
+        self.segment, self.key, self.back, self.guides = Segment(start, end, until), None, [], {}
         if end - start < 2:  # the keyframe would be the next frame itself
             return
         method, preset = self.options.flow_method, self.options.flow_preset
@@ -123,9 +131,7 @@ class KeyframesAhead:
             key = self.render_key(start, end)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_image(path, key)
-        self.guides[end] = (key, np.ones(key.shape[:2], np.float32))
-        for target, image, weights in carried_along(key, back):
-            self.guides[target] = (image, weights)
+        self.key, self.back = key, back
 
     def _reveals(self, back: Sequence[tuple[int, Motion, np.ndarray]]) -> bool:
         """Whether the keyframe would guide some pixel of a frame before it with at least half
