@@ -84,6 +84,7 @@ class KeyframesAhead:
             self.guides[segment.end] = (self.key, np.ones(self.key.shape[:2], np.float32))
             for target, image, weights in carried_along(self.key, self.back):
                 self.guides[target] = (image, weights)
+            self.back = []  # the flows: no longer needed (memory, at large frames)
         if index not in self.guides:
             return []
         image, visible = self.guides[index]
