@@ -166,6 +166,8 @@ def main() -> None:
     parser.add_argument("--style", type=Path, default=STYLE,
                         help="style picture (results of another than starry_night.jpg are "
                              "kept as video_quality_CLIP-STYLE.json)")
+    parser.add_argument("--sample", type=int, default=SAMPLE,
+                        help=f"`{SAMPLED}`: the pairs of frames SAMPLE*k, SAMPLE*k+1")
     parser.add_argument("--tag", default="",
                         help="results kept as video_quality_CLIP-TAG.json (beside earlier "
                              "versions' rows measured otherwise, e.g. with another encoder "
@@ -193,6 +195,7 @@ def main() -> None:
         clip += f"-tol{args.tolerance:g}" if args.tolerance != StyleParams.tolerance else ""
         if args.flow_preset != RenderOptions.flow_preset:
             clip += f"-flow-{args.flow_preset}"
+        clip += f"-sample{args.sample}" if args.sample != SAMPLE else ""
         clip += f"-{args.tag}" if args.tag else ""
         results_path = RESULTS / f"video_quality_{clip}.json"
         measured: dict = {"machine": machine, "size": args.size}  # by this run
@@ -209,7 +212,7 @@ def main() -> None:
             if mode == SAMPLED:
                 measured[mode] = sampled_independent(path, duration, args.size, stylizer,
                                                      regions, meter, work / f"{clip}-sampled",
-                                                     truth)
+                                                     truth, args.sample)
                 save()
                 continue
             options = RenderOptions(duration=duration, flow_preset=args.flow_preset,
@@ -271,15 +274,15 @@ def originals(path: Path, duration: float | None, size: int) -> list[np.ndarray]
 
 def sampled_independent(path: Path, duration: float | None, size: int, stylizer: Stylizer,
                         regions: list[Region], meter: LossMeter, folder: Path,
-                        truth: list | None) -> dict:
-    """The pairs of frames SAMPLE*k, SAMPLE*k+1 stylized on their own
+                        truth: list | None, sample: int = SAMPLE) -> dict:
+    """The pairs of frames sample*k, sample*k+1 stylized on their own
     (INDEPENDENT_ITERATIONS), measured as they are (``lossless``) and encoded like a render's
     frames (stylevid.video.encode: at 64 px the halved colour resolution alone moves the
     style loss by ~20 %) and decoded. Their frame types are not the render's: they are encoded
     as a clip of their own, so the lossless ratios are the like-for-like ones."""
     frames = originals(path, duration, size)
     height, width = frames[0].shape[:2]
-    pairs = [(t - 1, t) for t in range(1, len(frames), SAMPLE)]
+    pairs = [(t - 1, t) for t in range(1, len(frames), sample)]
     indices = [index for pair in pairs for index in pair]
     counter = IterationCounter()
     began = time.perf_counter()
@@ -396,7 +399,8 @@ def write_markdown() -> None:
              f"convolutions; -Npx: N px instead of {SIZE}). Warping error under "
              "the exact flow where known (pan, static), else DIS flow of the original. "
              f"Ratios are against independent frames ({INDEPENDENT_ITERATIONS} iterations "
-             f"each; on long clips only the pairs of frames {SAMPLE}k, {SAMPLE}k+1 are "
+             f"each; on long clips only the pairs of frames {SAMPLE}k, {SAMPLE}k+1 (or "
+             "as the clip's name says, -sampleN: Nk, Nk+1) are "
              f"stylized independently, `{SAMPLED}`, encoded as a clip of their own, and the "
              "warping error is compared over those pairs; older rows of that mode sampled "
              f"every {SAMPLE}th frame only, without a warping error). The last two columns "
