@@ -135,6 +135,7 @@ class CountingStylizer(Stylizer):
 
 
 def mean_colours(path: Path) -> np.ndarray:
+    """Mean RGB of each frame of a video, (frames, 3)."""
     info = probe(path)
     return np.array([f.reshape(-1, 3).mean(0) for f in
                      read_frames(path, info, info.width, info.height)])

@@ -13,25 +13,27 @@ the clip's first and last quarter:
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from stylevid.imageio import read_image
-from stylevid.video import probe, read_frames
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_video import mean_colours  # noqa: E402
+
+from stylevid.imageio import read_image  # noqa: E402
 
 
 def colour_gaps(render: Path, sampled: Path, sample: int
                 ) -> tuple[list[tuple[int, np.ndarray]], int]:
     """(frame, render's mean RGB minus the independent frame's) at every sampled frame, and
     the render's number of frames."""
-    info = probe(render)
-    frames = list(read_frames(render, info, info.width, info.height))
-    indices = [i for t in range(1, len(frames), sample) for i in (t - 1, t)]
-    gaps = [(index, frames[index].reshape(-1, 3).mean(0)
+    colours = mean_colours(render)
+    indices = [i for t in range(1, len(colours), sample) for i in (t - 1, t)]
+    gaps = [(index, colours[index]
              - read_image(sampled / f"{number:06d}.png").reshape(-1, 3).mean(0))
             for number, index in enumerate(indices)]
-    return gaps, len(frames)
+    return gaps, len(colours)
 
 
 def main() -> None:
