@@ -273,6 +273,11 @@ def originals(path: Path, duration: float | None, size: int) -> list[np.ndarray]
     return list(read_frames(path, info, width, height, None, duration))
 
 
+def sampled_pairs(count: int, sample: int = SAMPLE) -> list[tuple[int, int]]:
+    """The pairs of frames sample*k, sample*k+1 of a clip of ``count`` frames."""
+    return [(t - 1, t) for t in range(1, count, sample)]
+
+
 def sampled_independent(path: Path, duration: float | None, size: int, stylizer: Stylizer,
                         regions: list[Region], meter: LossMeter, folder: Path,
                         truth: list | None, sample: int = SAMPLE) -> dict:
@@ -283,7 +288,7 @@ def sampled_independent(path: Path, duration: float | None, size: int, stylizer:
     as a clip of their own, so the lossless ratios are the like-for-like ones."""
     frames = originals(path, duration, size)
     height, width = frames[0].shape[:2]
-    pairs = [(t - 1, t) for t in range(1, len(frames), sample)]
+    pairs = sampled_pairs(len(frames), sample)
     indices = [index for pair in pairs for index in pair]
     counter = IterationCounter()
     began = time.perf_counter()

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_video import mean_colours  # noqa: E402
+from bench_video import SAMPLE, mean_colours, sampled_pairs  # noqa: E402
 
 from stylevid.imageio import read_image  # noqa: E402
 
@@ -29,7 +29,7 @@ def colour_gaps(render: Path, sampled: Path, sample: int
     """(frame, render's mean RGB minus the independent frame's) at every sampled frame, and
     the render's number of frames."""
     colours = mean_colours(render)
-    indices = [i for t in range(1, len(colours), sample) for i in (t - 1, t)]
+    indices = [i for pair in sampled_pairs(len(colours), sample) for i in pair]
     gaps = [(index, colours[index]
              - read_image(sampled / f"{number:06d}.png").reshape(-1, 3).mean(0))
             for number, index in enumerate(indices)]
@@ -40,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("render", type=Path, help="the rendered video")
     parser.add_argument("sampled", type=Path, help="folder of the independent pairs' PNGs")
-    parser.add_argument("--sample", type=int, default=8, help="bench_video.py's --sample")
+    parser.add_argument("--sample", type=int, default=SAMPLE, help="bench_video.py's --sample")
     args = parser.parse_args()
     gaps, count = colour_gaps(args.render, args.sampled, args.sample)
     quarter = count // 4
