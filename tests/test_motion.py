@@ -149,7 +149,7 @@ def test_carrying_a_stylized_frame_keeps_its_detail_nearer_the_exact_shift():
     resampling; carried, it gets much of it back: nearer the texture sampled at the shifted
     positions (exact ground truth) than the warp alone, with at least 40 % of the detail
     the warp lost (Laplacian variance against the truth's), never more than the source's;
-    only where the flow is reliable."""
+    only where the pixel is held (Motion.hold)."""
     source = _texture(96, 96, 0, 0)
     inner = (slice(12, -12), slice(12, -12))
     for dx, dy in [(0.5, 0.0), (0.5, 0.5), (0.3, 0.7)]:
@@ -167,9 +167,14 @@ def test_carrying_a_stylized_frame_keeps_its_detail_nearer_the_exact_shift():
         exact = _laplacian_variance(truth)
         assert kept - lost > 0.4 * (exact - lost), (dx, dy, lost, kept, exact)
         assert kept <= 1.02 * most, (dx, dy)
-        # where the flow is unreliable (Ruder's weight 0) the warp is left as it is
-        unreliable = Motion(flow, np.zeros((96, 96), np.float32))
+        # where nothing holds the pixel (Ruder's weight 0, the content not agreeing) the warp
+        # is left as it is; where the content agrees the pixel is held, and its detail given
+        # back as where Ruder's weight is 1
+        zeros = np.zeros((96, 96), np.float32)
+        unreliable = Motion(flow, zeros, np.zeros((96, 96), bool))
         np.testing.assert_array_equal(unreliable.carry(source), warped)
+        agreeing = Motion(flow, zeros, np.ones((96, 96), bool))
+        np.testing.assert_array_equal(agreeing.carry(source), carried)
 
 
 def test_carrying_by_whole_pixels_changes_nothing_and_back_and_forth_keeps_the_detail():
