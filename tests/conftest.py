@@ -7,10 +7,14 @@ STYLEVID_TEST_DATA=generated runs the suite as a plain clone would, without ../s
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
+
+from stylevid.cli import main
 
 from .assets import Assets, generated_assets, real_assets
 
@@ -42,3 +46,25 @@ def assets(tmp_path_factory) -> Assets:
 def device() -> torch.device:
     """STYLEVID_TEST_DEVICE (default cpu): the same suite runs on a GPU machine."""
     return torch.device(os.environ.get("STYLEVID_TEST_DEVICE", "cpu"))
+
+
+@dataclass(frozen=True)
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys) -> Callable[..., CliResult]:
+    """The command line run in this process: ``main`` is what the ``stylevid`` script
+    calls, without a new interpreter importing torch again (2-3 s a call). For mistakes
+    the command must answer before any work; the tests of the installed script itself
+    run it in a subprocess."""
+    def run(*args: object) -> CliResult:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run

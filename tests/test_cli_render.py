@@ -190,25 +190,25 @@ def test_eval_reports_per_frame_quality_and_plots(pan_clip, tmp_path):
     (lambda d: d / "missing.mp4", "video not found"),
     (lambda d: (d / "text.mp4").write_text("hello") and d / "text.mp4", "Invalid data"),
 ])
-def test_bad_video_inputs_exit_2_and_keep_finished_work(tmp_path, make, message):
+def test_bad_video_inputs_exit_2_and_keep_finished_work(tmp_path, cli, make, message):
     source = make(tmp_path)
     out = tmp_path / "keep.mp4"
     out.write_bytes(b"finished earlier")
-    proc = run_cli("render", str(source), "--style", "skimage:coffee", "-o", str(out))
+    proc = cli("render", source, "--style", "skimage:coffee", "-o", out)
     assert proc.returncode == 2 and message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert out.read_bytes() == b"finished earlier"
 
 
-def test_unreadable_style_exits_2(pan_clip, tmp_path):
+def test_unreadable_style_exits_2(pan_clip, tmp_path, cli):
     style = tmp_path / "style.jpg"
     style.write_bytes(b"\x00garbage")
-    proc = run_cli("render", str(pan_clip), "--style", str(style), "-o", str(tmp_path / "o.mp4"))
+    proc = cli("render", pan_clip, "--style", style, "-o", tmp_path / "o.mp4")
     assert proc.returncode == 2 and "cannot read" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
-def test_zero_frame_video_exits_2(tmp_path):
+def test_zero_frame_video_exits_2(tmp_path, cli):
     import subprocess as sp
 
     from stylevid.video import ffmpeg_exe
@@ -216,7 +216,7 @@ def test_zero_frame_video_exits_2(tmp_path):
     empty = tmp_path / "empty.mp4"
     sp.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
             "color=c=red:s=32x32:r=10", "-t", "0", "-c:v", "libx264", str(empty)], check=True)
-    proc = run_cli("render", str(empty), "--style", "skimage:coffee", "-o", str(tmp_path / "o.mp4"))
+    proc = cli("render", empty, "--style", "skimage:coffee", "-o", tmp_path / "o.mp4")
     assert proc.returncode == 2 and ("no video stream" in proc.stderr or "no frames" in proc.stderr)
 
 

@@ -92,11 +92,11 @@ def test_blend_of_two_styles_and_color_preservation(tmp_path):
     (["stylize", "skimage:chelsea", "--style", "skimage:coffee", "-o", "{tmp}/o.png",
       "--precision", "fp16"], "invalid choice: 'fp16'"),
 ])
-def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+def test_bad_input_is_one_line_and_exit_2(tmp_path, cli, args, message):
     readme = tmp_path / "notes.txt"
     readme.write_text("not an image")
     args = [a.format(tmp=tmp_path, readme=readme) for a in args]
-    proc = run_cli(*args)
+    proc = cli(*args)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr

@@ -141,7 +141,7 @@ def test_cli_masks_from_neural_style_pt_with_keep(assets, tmp_path):
     (["--region", "1=keep"], "--region needs --mask"),
     (["--mask", "{labels}", "--region", "0=keep", "--region", "1=missing.jpg"], "style image not found"),
 ])
-def test_cli_region_mistakes_exit_2(tmp_path, extra, message):
+def test_cli_region_mistakes_exit_2(tmp_path, cli, extra, message):
     labels = tmp_path / "labels.png"
     mask = np.zeros((300, 451), np.uint8)  # the aspect ratio of skimage's chelsea
     mask[:, 200:] = 1
@@ -149,8 +149,8 @@ def test_cli_region_mistakes_exit_2(tmp_path, extra, message):
     wide = tmp_path / "wide.png"
     cv2.imwrite(str(wide), np.zeros((10, 40), np.uint8))
     args = [a.format(labels=labels, wide=wide) for a in extra]
-    proc = run_cli("stylize", "skimage:chelsea", "--style", "skimage:coffee", "-o",
-                   str(tmp_path / "o.png"), "--size", "32", *args)
+    proc = cli("stylize", "skimage:chelsea", "--style", "skimage:coffee", "-o",
+               tmp_path / "o.png", "--size", "32", *args)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
