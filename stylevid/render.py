@@ -51,7 +51,8 @@ LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 #    frame's style loss is split between held and fresh pixels (losses.split_gram_distance)
 # 10: the stylized history keeps its finest detail when carried along the flow (Motion.carry)
 # 11: ... wherever it is held (Motion.hold), not only where Ruder's weight vouches for it
-FORMAT_VERSION = 11
+# 12: ... sampled from its band-limited interpolant instead (Motion.carry)
+FORMAT_VERSION = 12
 
 
 @dataclass

@@ -145,11 +145,11 @@ def _laplacian_variance(image: np.ndarray) -> float:
 
 
 def test_carrying_a_stylized_frame_keeps_its_detail_nearer_the_exact_shift():
-    """Moved by a sub-pixel flow, a texture loses part of its finest detail to the
-    resampling; carried, it gets much of it back: nearer the texture sampled at the shifted
-    positions (exact ground truth) than the warp alone, with at least 40 % of the detail
-    the warp lost (Laplacian variance against the truth's), never more than the source's;
-    only where the pixel is held (Motion.hold)."""
+    """Moved by a sub-pixel flow, a texture loses part of its finest detail to Lanczos
+    resampling (the warp); carried, it is sampled from its band-limited interpolant: at most
+    0.4x the warp's error against the texture sampled at the shifted positions (exact
+    ground truth), with at least 0.9x the truth's Laplacian variance (the warp 0.6-0.8x) and
+    never more than the source's."""
     source = _texture(96, 96, 0, 0)
     inner = (slice(12, -12), slice(12, -12))
     for dx, dy in [(0.5, 0.0), (0.5, 0.5), (0.3, 0.7)]:
@@ -162,25 +162,17 @@ def test_carrying_a_stylized_frame_keeps_its_detail_nearer_the_exact_shift():
         def error(image: np.ndarray, truth: np.ndarray = truth) -> float:
             return float(np.mean((image[inner] - truth) ** 2))
 
-        assert error(carried) < 0.9 * error(warped), (dx, dy)
-        lost, kept, most = (_laplacian_variance(image[inner]) for image in (warped, carried, source))
-        exact = _laplacian_variance(truth)
-        assert kept - lost > 0.4 * (exact - lost), (dx, dy, lost, kept, exact)
-        assert kept <= 1.02 * most, (dx, dy)
-        # where nothing holds the pixel (Ruder's weight 0, the content not agreeing) the warp
-        # is left as it is; where the content agrees the pixel is held, and its detail given
-        # back as where Ruder's weight is 1
-        zeros = np.zeros((96, 96), np.float32)
-        unreliable = Motion(flow, zeros, np.zeros((96, 96), bool))
-        np.testing.assert_array_equal(unreliable.carry(source), warped)
-        agreeing = Motion(flow, zeros, np.ones((96, 96), bool))
-        np.testing.assert_array_equal(agreeing.carry(source), carried)
+        assert error(carried) < 0.4 * error(warped), (dx, dy)
+        kept, most = (_laplacian_variance(image[inner]) for image in (carried, source))
+        assert 0.9 * _laplacian_variance(truth) < kept <= 1.02 * most, (dx, dy)
 
 
 def test_carrying_by_whole_pixels_changes_nothing_and_back_and_forth_keeps_the_detail():
     """Whole-pixel motion (a still shot, a pan by whole pixels) is exact. Carried half
-    a pixel right and back 5 times, a texture keeps most of its detail (the warp alone a
-    good third less) and does not grow any (no runaway along a long clip)."""
+    a pixel right and back 5 times, a texture (sinusoids up to 0.45 cycles a pixel) keeps
+    more than 0.93 of its detail and lies within 3/255 of where it started on average (the
+    warp alone: under 0.7 of the detail, 20/255), and grows none (no runaway along a long
+    clip)."""
     source = _texture(64, 64, 0, 0)
     still = Motion.still(np.ones((64, 64), np.float32))
     np.testing.assert_array_equal(still.carry(source), source)
@@ -200,4 +192,5 @@ def test_carrying_by_whole_pixels_changes_nothing_and_back_and_forth_keeps_the_d
     inner = (slice(12, -12), slice(12, -12))
     detail = _laplacian_variance(source[inner])
     assert _laplacian_variance(warped[inner]) < 0.7 * detail
-    assert 0.78 * detail < _laplacian_variance(carried[inner]) <= 1.02 * detail
+    assert 0.93 * detail < _laplacian_variance(carried[inner]) <= 1.02 * detail
+    assert np.abs(carried[inner].astype(np.float64) - source[inner]).mean() < 3
