@@ -4,7 +4,9 @@ default budget, measured on the decoded output files.
 Clips (``--frames``, 48 by default): a camera pan over tubingen.jpg (exact flow known: 2 px
 a frame; ``pan-night``: the same pan over hoovertowernight.jpg), ``disc``: a round cut-out
 of brad_pitt.jpg moving 1 px a frame diagonally over golden_gate.jpg, bouncing off the edges
-(exact flow; what it covers and uncovers are occlusions and disocclusions), a static scene
+(exact flow; what it covers and uncovers are occlusions and disocclusions), ``zoom``: a
+camera zooming into tubingen.jpg by 1 % a frame (exact flow; the painted history is
+magnified frame after frame), a static scene
 (identical frames of golden_gate.jpg: any change is drift), and the real clip
 ../shared/data/video/bedroom/bedroom.mp4 (200 frames; its first ``--frames``).
 Every render goes through the same pipeline as ``stylevid render`` (work folder, H.264
@@ -36,7 +38,7 @@ from stylevid.evaluate import LossMeter, evaluate_clip, evaluate_frames
 from stylevid.imageio import read_image, write_image
 from stylevid.render import default_work_dir, render_video
 from stylevid.still import finish
-from stylevid.synthetic import moving_disc_frames, pan_frames, write_clip
+from stylevid.synthetic import moving_disc_frames, pan_frames, write_clip, zoom_frames
 from stylevid.video import encode, output_size, probe, read_frames
 from stylevid.workdir import WorkDir
 
@@ -45,6 +47,7 @@ DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "scripts" / "results"
 STYLE = DATA / "style" / "starry_night.jpg"
 PAN_STEP = 2
+ZOOM_RATE = 1.01  # zoom: 1 % a frame, 1.6x over 48 frames
 SIZE = 64  # results at another size are kept as video_quality_CLIP-Npx.json
 PANS = {"pan": "tubingen.jpg", "pan-night": "hoovertowernight.jpg"}
 
@@ -71,6 +74,12 @@ def make_clips(folder: Path, names: list[str], size: int,
         path = folder / "disc.mp4"
         write_clip(images, path, audio=False)
         clips["disc"] = (path, flows, None)
+    if "zoom" in names:
+        images, forward = zoom_frames(read_image(DATA / "content/tubingen.jpg"), frames,
+                                      width, height, ZOOM_RATE)
+        path = folder / "zoom.mp4"
+        write_clip(images, path, audio=False)
+        clips["zoom"] = (path, [forward] * (frames - 1), None)
     if "static" in names:
         photo = read_image(DATA / "content/golden_gate.jpg")
         still = pan_frames(photo, 1, width, height, 0)[0]
@@ -429,7 +438,7 @@ def write_markdown() -> None:
 
     def independent(clip: str) -> dict | None:
         """Independent frames of ``clip``, or of the same clip at the default budget."""
-        for name in (clip, re.sub(r"-it\d+$", "", clip)):
+        for name in (clip, re.sub(r"-it\d+(?=-|$)", "", clip)):
             result = by_clip.get(name, {})
             base = result.get("independent") or result.get(SAMPLED)
             if base:

@@ -1,11 +1,13 @@
-"""Synthetic test clips with exactly known motion: a camera pan over a still photo, and a
-round cut-out moving over a still background (occlusions and disocclusions)."""
+"""Synthetic test clips with exactly known motion: a camera pan over a still photo, a camera
+zooming into one, and a round cut-out moving over a still background (occlusions and
+disocclusions)."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .fsutil import atomic_path
@@ -29,6 +31,30 @@ def pan_flow(width: int, height: int, step: int = 2) -> tuple[np.ndarray, np.nda
     mask = np.ones((height, width), np.float32)
     mask[:, width - step:] = 0
     return backward, mask
+
+
+def zoom_frames(photo: np.ndarray, frames: int, width: int, height: int,
+                rate: float = 1.01) -> tuple[list[np.ndarray], np.ndarray]:
+    """A camera zooming into the centre of ``photo`` by ``rate`` a frame (frame 0 shows the
+    largest centred crop of the frame's aspect), each frame sampled from the photo with an
+    anti-aliasing blur; and the exact forward flow, the same for every pair: the pixel
+    centred at x + 1/2 of frame t is at c + (x + 1/2 - c) * rate in frame t+1 (c: the
+    frame's centre)."""
+    photo_height, photo_width = photo.shape[:2]
+    crop_width = min(photo_width, photo_height * width / height)
+    images = []
+    for t in range(frames):
+        scale = crop_width / rate**t / width  # photo pixels a frame pixel
+        blurred = cv2.GaussianBlur(photo, (0, 0), 0.5 * scale) if scale > 1 else photo
+        # frame pixel centre x + 1/2 shows the photo at centre + (x + 1/2 - w/2) * scale
+        affine = np.array([[scale, 0, photo_width / 2 + (0.5 - width / 2) * scale - 0.5],
+                           [0, scale, photo_height / 2 + (0.5 - height / 2) * scale - 0.5]])
+        images.append(cv2.warpAffine(blurred, affine, (width, height),
+                                     flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                                     borderMode=cv2.BORDER_REFLECT_101))
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    flow = np.stack([(xs + 0.5 - width / 2), (ys + 0.5 - height / 2)], -1) * (rate - 1)
+    return images, flow.astype(np.float32)
 
 
 def moving_disc_frames(background: np.ndarray, foreground: np.ndarray, frames: int,

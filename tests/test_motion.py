@@ -194,3 +194,24 @@ def test_carrying_by_whole_pixels_changes_nothing_and_back_and_forth_keeps_the_d
     assert _laplacian_variance(warped[inner]) < 0.7 * detail
     assert 0.93 * detail < _laplacian_variance(carried[inner]) <= 1.02 * detail
     assert np.abs(carried[inner].astype(np.float64) - source[inner]).mean() < 3
+
+
+def test_the_zoom_clips_flow_is_the_exact_motion(assets):
+    """bench_video.py's zoom measures warping error under zoom_frames' flow, so that flow
+    must be the one that carries each frame onto the next best: any other scale of the zoom
+    or a quarter-pixel shift of it leaves a larger difference."""
+    from stylevid.imageio import read_image
+    from stylevid.synthetic import zoom_frames
+
+    images, flow = zoom_frames(read_image(assets.photo), 6, 96, 64, rate=1.02)
+    assert flow[0, 0, 0] < 0 < flow[-1, -1, 0]  # zooming in: the edges move outwards
+
+    def difference(candidate: np.ndarray) -> float:
+        carried = Motion(candidate, np.ones((64, 96), np.float32)).carry(images[4])
+        return float(np.abs(carried.astype(float) - images[3])[8:-8, 8:-8].mean())
+
+    exact = difference(flow)
+    assert exact < 0.6 * float(np.abs(images[4].astype(float) - images[3])[8:-8, 8:-8].mean())
+    for other in (flow * 0.8, flow * 1.2, flow + np.float32([0.25, 0]),
+                  flow - np.float32([0, 0.25])):
+        assert difference(other) > exact * 1.05
