@@ -6,7 +6,7 @@ a frame; ``pan-night``: the same pan over hoovertowernight.jpg), ``disc``: a rou
 of brad_pitt.jpg moving 1 px a frame diagonally over golden_gate.jpg, bouncing off the edges
 (exact flow; what it covers and uncovers are occlusions and disocclusions), ``zoom``: a
 camera zooming into tubingen.jpg by 1 % a frame (exact flow; the painted history is
-magnified frame after frame), a static scene
+magnified frame after frame; ``zoom-out``: the same played backwards), a static scene
 (identical frames of golden_gate.jpg: any change is drift), and the real clip
 ../shared/data/video/bedroom/bedroom.mp4 (200 frames; its first ``--frames``).
 Every render goes through the same pipeline as ``stylevid render`` (work folder, H.264
@@ -74,12 +74,16 @@ def make_clips(folder: Path, names: list[str], size: int,
         path = folder / "disc.mp4"
         write_clip(images, path, audio=False)
         clips["disc"] = (path, flows, None)
-    if "zoom" in names:
+    for name in ("zoom", "zoom-out"):
+        if name not in names:
+            continue
         images, forward = zoom_frames(read_image(DATA / "content/tubingen.jpg"), frames,
                                       width, height, ZOOM_RATE)
-        path = folder / "zoom.mp4"
+        if name == "zoom-out":  # the zoom played backwards
+            images, forward = images[::-1], forward * (-1 / ZOOM_RATE)
+        path = folder / f"{name}.mp4"
         write_clip(images, path, audio=False)
-        clips["zoom"] = (path, [forward] * (frames - 1), None)
+        clips[name] = (path, [forward] * (frames - 1), None)
     if "static" in names:
         photo = read_image(DATA / "content/golden_gate.jpg")
         still = pan_frames(photo, 1, width, height, 0)[0]

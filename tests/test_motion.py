@@ -215,3 +215,4 @@ def test_the_zoom_clips_flow_is_the_exact_motion(assets):
     for other in (flow * 0.8, flow * 1.2, flow + np.float32([0.25, 0]),
                   flow - np.float32([0, 0.25])):
         assert difference(other) > exact * 1.05
+
