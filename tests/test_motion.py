@@ -2,8 +2,9 @@
 
 import numpy as np
 
+from stylevid.imageio import read_image
 from stylevid.motion import Motion, MotionCache, pair_motion
-from stylevid.synthetic import pan_frames
+from stylevid.synthetic import moving_disc_frames, pan_frames, zoom_frames
 from stylevid.temporal import beyond_source
 
 
@@ -88,9 +89,6 @@ def test_a_moving_objects_edges_are_held_from_the_same_surface(assets):
     band either side of the disc's edge below 1/2 (its motion-boundary rule), pixels both
     frames show; the hold keeps nearly all of them, and nearly every pixel it holds takes
     its paint from the same surface (disc or background) of the frame before."""
-    from stylevid.imageio import read_image
-    from stylevid.synthetic import moving_disc_frames
-
     width, height = 64, 42
     frames, flows = moving_disc_frames(read_image(assets.photo), read_image(assets.painting),
                                        10, width, height)
@@ -200,9 +198,6 @@ def test_the_zoom_clips_flow_is_the_exact_motion(assets):
     """bench_video.py's zoom measures warping error under zoom_frames' flow, so that flow
     must be the one that carries each frame onto the next best: any other scale of the zoom
     or a quarter-pixel shift of it leaves a larger difference."""
-    from stylevid.imageio import read_image
-    from stylevid.synthetic import zoom_frames
-
     images, flow = zoom_frames(read_image(assets.photo), 6, 96, 64, rate=1.02)
     assert flow[0, 0, 0] < 0 < flow[-1, -1, 0]  # zooming in: the edges move outwards
 
