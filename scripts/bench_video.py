@@ -77,10 +77,9 @@ def make_clips(folder: Path, names: list[str], size: int,
     for name in ("zoom", "zoom-out"):
         if name not in names:
             continue
+        rate = ZOOM_RATE if name == "zoom" else 1 / ZOOM_RATE  # zoom-out: played backwards
         images, forward = zoom_frames(read_image(DATA / "content/tubingen.jpg"), frames,
-                                      width, height, ZOOM_RATE)
-        if name == "zoom-out":  # the zoom played backwards
-            images, forward = images[::-1], forward * (-1 / ZOOM_RATE)
+                                      width, height, rate)
         path = folder / f"{name}.mp4"
         write_clip(images, path, audio=False)
         clips[name] = (path, [forward] * (frames - 1), None)

@@ -105,14 +105,8 @@ class Motion:
         (:func:`_band_limited_remap`), where :meth:`warp`'s Lanczos softens the strokes near
         the Nyquist frequency at every sub-pixel shift, and the temporal loss then holds the
         next frame to that softer picture. Exact where the flow moves by whole pixels;
-        beyond the source's edges mirrored as :meth:`warp` mirrors it.
-
-        Before, the detail band of the Lanczos warp was amplified back to the energy it had
-        in the source, where the pixel was held (format 10-11): all 200 frames of
-        bedroom.mp4 at 128x72 measured 0.98x / 0.93x independent frames' sharpness (clip /
-        last quarter) and 1.10x / 1.11x their style loss, decoded; sampled band-limited,
-        1.06x / 1.03x and 1.07x / 1.06x, for 5 % more warping error (0.05x / 0.06x theirs
-        either way). Both together over-sharpened: 1.23x / 1.19x."""
+        beyond the source's edges mirrored as :meth:`warp` mirrors it. (What it replaced
+        and the measurements: docs/benchmarks.md, "The history sampled band-limited".)"""
         map_x, map_y = sample_grid(self.flow)
         carried = _band_limited_remap(stylized, map_x, map_y)
         return np.clip(np.round(carried), 0, 255).astype(np.uint8)

@@ -36,10 +36,22 @@ def pan_flow(width: int, height: int, step: int = 2) -> tuple[np.ndarray, np.nda
 def zoom_frames(photo: np.ndarray, frames: int, width: int, height: int,
                 rate: float = 1.01) -> tuple[list[np.ndarray], np.ndarray]:
     """A camera zooming into the centre of ``photo`` by ``rate`` a frame (frame 0 shows the
-    largest centred crop of the frame's aspect), each frame sampled from the photo with an
-    anti-aliasing blur; and the exact forward flow, the same for every pair: the pixel
-    centred at x + 1/2 of frame t is at c + (x + 1/2 - c) * rate in frame t+1 (c: the
-    frame's centre)."""
+    largest centred crop of the frame's aspect; a ``rate`` below 1 pulls back, ending on
+    that crop), each frame sampled from the photo with an anti-aliasing blur; and the exact
+    forward flow, the same for every pair: the pixel centred at x + 1/2 of frame t is at
+    c + (x + 1/2 - c) * rate in frame t+1 (c: the frame's centre)."""
+    if rate < 1:  # the zoom in by 1 / rate, played backwards
+        images = _zoomed_in(photo, frames, width, height, 1 / rate)[::-1]
+    else:
+        images = _zoomed_in(photo, frames, width, height, rate)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    flow = np.stack([(xs + 0.5 - width / 2), (ys + 0.5 - height / 2)], -1) * (rate - 1)
+    return images, flow.astype(np.float32)
+
+
+def _zoomed_in(photo: np.ndarray, frames: int, width: int, height: int,
+               rate: float) -> list[np.ndarray]:
+    """The frames of :func:`zoom_frames` zooming in (``rate`` >= 1)."""
     photo_height, photo_width = photo.shape[:2]
     crop_width = min(photo_width, photo_height * width / height)
     images = []
@@ -52,9 +64,7 @@ def zoom_frames(photo: np.ndarray, frames: int, width: int, height: int,
         images.append(cv2.warpAffine(blurred, affine, (width, height),
                                      flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                                      borderMode=cv2.BORDER_REFLECT_101))
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    flow = np.stack([(xs + 0.5 - width / 2), (ys + 0.5 - height / 2)], -1) * (rate - 1)
-    return images, flow.astype(np.float32)
+    return images
 
 
 def moving_disc_frames(background: np.ndarray, foreground: np.ndarray, frames: int,
