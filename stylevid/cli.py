@@ -547,8 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "consistency)")
     v.add_argument("--lookahead", default=RenderOptions.lookahead, metavar="N",
                    help="every N frames, render the frame N ahead first and paint the pixels "
-                        "the frames in between see for the first time from it (default "
-                        "%(default)s; 0 = off)")
+                        "the frames in between see for the first time from it; where the "
+                        "camera has zoomed by 1.1x, paint it afresh and pull the frames "
+                        "before it towards it (default %(default)s; 0 = off)")
     v.add_argument("--passes", default=RenderOptions.passes,
                    help="Ruder's multi-pass algorithm: after the first pass, alternate "
                         "backward and forward passes of --iterations per frame, each frame "

@@ -35,7 +35,7 @@ from .config import RayOptions, RegionSpec, RenderOptions, StyleParams, StyleSpe
 from .engine import Region, Stylizer
 from .errors import UserError
 from .imageio import read_image, write_image
-from .lookahead import KeyframesAhead
+from .lookahead import KeyframesAhead, keyframe_ramp
 from .motion import MotionCache, carried
 from .objective import PixelAnchor
 from .ray_pool import WorkerPool
@@ -128,21 +128,6 @@ def motion_ranges(expected: int, parts: int) -> list[tuple[int, int | None]]:
     parts = max(1, min(parts, expected // 8))
     bounds = [1 + round(k * (expected - 1) / parts) for k in range(parts)]
     return [(lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)] + [(bounds[-1], None)]
-
-
-def keyframe_ramp(index: int, key: int, blend: int) -> float:
-    """Weight of the pull towards the next keyframe ``key`` at frame ``index``, relative to
-    the temporal weight. With two quadratic pulls of weights 1 (previous frame) and ``b``
-    (keyframe) a pixel settles at the fraction b / (1 + b) of the remaining way to the
-    keyframe; ``b = r / (1 - r)`` with r rising linearly over the last ``blend`` frames
-    (capped at 20). The fractions compound: the steps are largest in the middle of the blend
-    and the last ones arrive at the keyframe (seam pair 0.2x the interior on the pan
-    benchmark). Equal steps of 1/(blend + 1) (``b = 1/(key - index)``) were tried: the blend
-    peaks fell a little, but the seam pair rose to 2.4-4.2x (scripts/results/seams.md)."""
-    if not key - blend <= index < key:
-        return 0.0
-    ramp = (index - (key - blend) + 1) / (blend + 1)
-    return min(20.0, ramp / (1.0 - ramp))
 
 
 @dataclass(frozen=True)
@@ -322,7 +307,10 @@ class ChunkWorker:
         if self.options.lookahead > 1:
             ahead = KeyframesAhead(ahead_folder(task.keyframes, first), cache, self.options,
                                    contents.__getitem__, lambda i: i < placed,
-                                   lambda _start, end: continued(end), self.device)
+                                   lambda _start, end: continued(end),
+                                   lambda end: renderer.stylize_frame(contents[end],
+                                                                      regions[end])[0],
+                                   self.device)
             for index in range(1, placed):
                 found = ahead.keyframe_for(index)
                 if found is not None:

@@ -14,10 +14,21 @@ the current frame are a large part of the picture and are painted as such. The f
 between take their new pixels from the keyframe, carried back along the flow: as their start
 and, with the temporal loss's weight, as a target. The keyframes are kept in the work folder,
 so a resumed render continues with the same ones.
+
+A camera zooming in or pulling back scales the painted strokes too: carried along the flow,
+they grow and shrink with the scene (a 1 % a frame zoom in: 0.58x independent frames'
+sharpness in the last quarter of 48 frames; pulling back, a fine grain), and nothing in the
+objective paints them back at the screen's scale. So where the camera's zoom
+(:attr:`Motion.zoom`) since the last fresh keyframe passes ``REFRESH_ZOOM``, the keyframe at
+the segment's end is painted afresh, as a shot's first frame, and the ``FRESH_BLEND`` frames
+before it are pulled towards it, with a weight rising to it (:func:`keyframe_ramp`), as a Ray
+chunk's last frames are pulled to the next chunk's keyframe (measured: docs/benchmarks.md,
+"Keyframes painted afresh where the camera zooms").
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +44,35 @@ from .objective import PixelAnchor
 # Renders a keyframe: (segment start, keyframe index) -> the keyframe, continuing the start's
 # stylized frame (render.VideoRenderer.continued).
 RenderKey = Callable[[int, int], np.ndarray]
+# Paints a keyframe afresh: keyframe index -> the keyframe, as a shot's first frame.
+PaintKey = Callable[[int], np.ndarray]
+
+# The camera's zoom since the last fresh keyframe (or the shot's start) beyond which a
+# keyframe is painted afresh: the zoom benchmark's 1 % a frame passes it in every 16-frame
+# segment (1.17x, DIS flow); bedroom.mp4's camera moving into the room stays well below it
+# (at most 1.02x-1.05x from its first frame, at 64-256 px), as does a pan (1.00x).
+REFRESH_ZOOM = 1.1
+# Frames before a fresh keyframe pulled towards it: with all 16 of a segment, a pull-back
+# pulled the frames after a keyframe towards the next one magnified 1.15x (0.8x independent
+# frames' sharpness); with 8, 0.9x.
+FRESH_BLEND = 8
+RAMP_CAP = 20.0  # the largest pull towards a keyframe, relative to the temporal weight
+
+
+def keyframe_ramp(index: int, key: int, blend: int) -> float:
+    """Weight of the pull towards the next keyframe ``key`` at frame ``index``, relative to
+    the temporal weight. With two quadratic pulls of weights 1 (previous frame) and ``b``
+    (keyframe) a pixel settles at the fraction b / (1 + b) of the remaining way to the
+    keyframe; ``b = r / (1 - r)`` with r rising linearly over the last ``blend`` frames
+    (capped at ``RAMP_CAP``). The fractions compound: the steps are largest in the middle of
+    the blend and the last ones arrive at the keyframe (seam pair 0.2x the interior on the
+    pan benchmark). Equal steps of 1/(blend + 1) (``b = 1/(key - index)``) were tried: the
+    blend peaks fell a little, but the seam pair rose to 2.4-4.2x
+    (scripts/results/seams.md)."""
+    if not key - blend <= index < key:
+        return 0.0
+    ramp = (index - (key - blend) + 1) / (blend + 1)
+    return min(RAMP_CAP, ramp / (1.0 - ramp))
 
 
 @dataclass(frozen=True)
@@ -60,16 +100,21 @@ class KeyframesAhead:
 
     def __init__(self, folder: Path, cache: MotionCache, options: RenderOptions,
                  frame: Callable[[int], np.ndarray], available: Callable[[int], bool],
-                 render_key: RenderKey, device: torch.device) -> None:
+                 render_key: RenderKey, paint_key: PaintKey, device: torch.device) -> None:
         self.folder = folder
         self.cache = cache
         self.options = options
         self.frame = frame  # content frame i (those of the segment being planned)
         self.available = available  # whether the range has frame i
         self.render_key = render_key
+        self.paint_key = paint_key
         self.device = device
         self.segment: Segment | None = None
         self.key: np.ndarray | None = None  # the segment's keyframe, if it has one
+        self.fresh = False  # whether it is painted afresh (the segment is pulled to it)
+        # frame i: the log of the camera's zoom from frame i-1, and whether it starts a shot
+        self.log_zoom: list[float] = [0.0]
+        self.cuts: list[bool] = [True]
         self.back: list[tuple[int, Motion, np.ndarray]] = []  # the keyframe's way back
         # the keyframe carried back to each frame between (and how reliably), carried when
         # a frame first asks: a Ray keyframe task needs the keyframes only
@@ -91,8 +136,14 @@ class KeyframesAhead:
         covered = np.max([motion.hold for _, motion in neighbours], axis=0)
         confidence = (1.0 - covered) * visible
         o = self.options
-        return [PixelAnchor.of("ahead", image, confidence, o.temporal_weight, self.device,
-                               o.temporal_fine_weight)]
+        anchors = [PixelAnchor.of("ahead", image, confidence, o.temporal_weight, self.device,
+                                  o.temporal_fine_weight)]
+        blend = min(FRESH_BLEND, segment.end - segment.start)
+        pull = RAMP_CAP if index == segment.end else keyframe_ramp(index, segment.end, blend)
+        if self.fresh and pull > 0:
+            anchors.append(PixelAnchor.of("fresh keyframe", image, visible,
+                                          pull * o.temporal_weight, self.device))
+        return anchors
 
     def keyframe_for(self, index: int) -> tuple[int, np.ndarray] | None:
         """The keyframe that guides frame ``index`` (rendered now if the folder lacks it):
@@ -118,21 +169,43 @@ class KeyframesAhead:
                 break
             end += 1
         self.segment, self.key, self.back, self.guides = Segment(start, end, until), None, [], {}
+        self.fresh = False
         if end - start < 2:  # the keyframe would be the next frame itself
             return
         method, preset = self.options.flow_method, self.options.flow_preset
         back = list(carried_weights(self.cache, range(end, start, -1), self.frame, method,
                                     preset))
-        if not self._reveals(back):  # a still shot: nothing to paint in advance
+        fresh = self._zoomed(start, end)
+        if not fresh and not self._reveals(back):  # a still shot: nothing to paint ahead
             return
         path = self.folder / f"{start:06d}-{end:06d}.png"
         if path.is_file():
             key = read_image(path)
         else:
-            key = self.render_key(start, end)
+            key = self.paint_key(end) if fresh else self.render_key(start, end)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_image(path, key)
-        self.key, self.back = key, back
+        self.key, self.back, self.fresh = key, back, fresh
+
+    def _zoomed(self, start: int, end: int) -> bool:
+        """Whether the keyframe at ``end`` is painted afresh: the camera's zoom since the last
+        fresh keyframe of the shot, or its start, passes ``REFRESH_ZOOM``. The earlier
+        segments of the shot are followed from its start, each ending on the grid, so the
+        answer depends on the cached flow only (a resumed render, and a Ray keyframe task
+        that renders the keyframes ahead of a chunk, decide as the chunk's render does)."""
+        for frame in range(len(self.log_zoom), end + 1):
+            motion = self.cache.get(frame, frame - 1, self.frame, self.options.flow_method,
+                                    self.options.flow_preset)
+            self.log_zoom.append(math.log(motion.zoom))
+            self.cuts.append(motion.is_cut(self.options.cut_threshold))
+        shot = max(i for i in range(end + 1) if self.cuts[i])
+        zoom = np.cumsum([0.0, *self.log_zoom[shot + 1:end + 1]])  # log, since the shot's start
+        limit, interval = math.log(REFRESH_ZOOM), self.options.lookahead
+        reference = 0.0
+        for grid in range((shot // interval + 1) * interval, start + 1, interval):
+            if abs(zoom[grid - shot] - reference) >= limit:
+                reference = zoom[grid - shot]
+        return bool(abs(zoom[end - shot] - reference) >= limit)
 
     def _reveals(self, back: Sequence[tuple[int, Motion, np.ndarray]]) -> bool:
         """Whether the keyframe would guide some pixel of a frame before it with at least half

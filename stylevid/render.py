@@ -52,7 +52,8 @@ LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 # 10: the stylized history keeps its finest detail when carried along the flow (Motion.carry)
 # 11: ... wherever it is held (Motion.hold), not only where Ruder's weight vouches for it
 # 12: ... sampled from its band-limited interpolant instead (Motion.carry)
-FORMAT_VERSION = 12
+# 13: a keyframe ahead is painted afresh where the camera has zoomed (lookahead.py)
+FORMAT_VERSION = 13
 
 
 @dataclass
@@ -323,11 +324,14 @@ def render_frames(
                                       contents.__getitem__, contents[end], regions[end],
                                       on_step)
 
+        def paint_key(end: int) -> np.ndarray:
+            return renderer.stylize_frame(contents[end], regions[end], on_step=on_step)[0]
+
         ahead = KeyframesAhead(ahead_dir or work.root / "ahead", work.motion, options,
                                contents.__getitem__,
                                lambda i: decoded.may_have(i) and (
                                    keyframes_before is None or i < keyframes_before),
-                               render_key, renderer.stylizer.device)
+                               render_key, paint_key, renderer.stylizer.device)
     cuts: list[int] = []
     rendered = count = 0
     try:

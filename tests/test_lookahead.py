@@ -3,12 +3,13 @@ back, and the same plan for a resumed render. Exact pan motions, so every carrie
 known."""
 
 import numpy as np
+import pytest
 import torch
 
 from stylevid.config import RenderOptions, StyleParams
 from stylevid.engine import StylizeResult
 from stylevid.imageio import to_tensor
-from stylevid.lookahead import KeyframesAhead, Segment
+from stylevid.lookahead import RAMP_CAP, KeyframesAhead, Segment, keyframe_ramp
 from stylevid.motion import Motion, MotionCache
 from stylevid.render import VideoRenderer
 from stylevid.temporal import consistency_weights
@@ -57,10 +58,14 @@ def _missing(index: int) -> np.ndarray:
     raise AssertionError(f"flow of frame {index} should come from the cache")
 
 
+def _not_painted(index: int) -> np.ndarray:
+    raise AssertionError(f"keyframe {index} should continue the frame before, not be fresh")
+
+
 def _ahead(tmp_path, keys: _Keys, frames: int = 20) -> KeyframesAhead:
     return KeyframesAhead(tmp_path / "ahead", _cache(tmp_path / "motion", frames),
                           RenderOptions(lookahead=INTERVAL), _missing, lambda i: i < frames,
-                          keys, torch.device("cpu"))
+                          keys, _not_painted, torch.device("cpu"))
 
 
 class _Recorder:
@@ -149,7 +154,7 @@ def test_frames_past_the_last_keyframe_place_get_no_guide(tmp_path):
     keys = _Keys()
     ahead = KeyframesAhead(tmp_path / "ahead", _cache(tmp_path / "motion", 20),
                            RenderOptions(lookahead=INTERVAL), _missing, lambda i: i < 12,
-                           keys, torch.device("cpu"))
+                           keys, _not_painted, torch.device("cpu"))
     assert len(ahead.anchors(9, [(rendered, _pan(SHIFT))])) == 1
     assert ahead.segment == Segment(8, 11, 16)
     assert ahead.anchors(12, [(rendered, _pan(SHIFT))]) == []
@@ -171,6 +176,64 @@ def test_a_still_shot_gets_no_keyframe(tmp_path):
     keys = _Keys()
     ahead = KeyframesAhead(tmp_path / "ahead", cache, RenderOptions(lookahead=INTERVAL),
                            lambda i: np.zeros((H, W, 3), np.uint8), lambda i: i < 20, keys,
-                           torch.device("cpu"))
+                           _not_painted, torch.device("cpu"))
     assert ahead.anchors(9, [(np.zeros((H, W, 3), np.uint8), cache.load(9, 8))]) == []
     assert ahead.segment == Segment(8, 16, 16) and keys.calls == []
+
+
+def _zoom(rate: float) -> Motion:
+    """How a frame sees the one before on a camera zooming in by ``rate`` a frame: the
+    target's pixel x shows the source's c + (x - c) / rate."""
+    centred = np.stack(np.mgrid[0:H, 0:W][::-1], -1).astype(np.float32) + 0.5 \
+        - np.float32([W / 2, H / 2])
+    return Motion(centred * (1 / rate - 1), np.ones((H, W), np.float32))
+
+
+class _Painter:
+    """Paints keyframes afresh as a fixed random picture and records which."""
+
+    def __init__(self) -> None:
+        self.picture = np.random.default_rng(3).integers(0, 256, (H, W, 3), dtype=np.uint8)
+        self.calls: list[int] = []
+
+    def __call__(self, end: int) -> np.ndarray:
+        self.calls.append(end)
+        return self.picture
+
+
+def test_a_zooming_camera_gets_keyframes_painted_afresh_and_pulls_towards_them(tmp_path):
+    """Zooming in by 0.7 % a frame, the camera's zoom since the last fresh keyframe passes
+    REFRESH_ZOOM (1.1) every second segment of 8 frames (1.057 a segment): the keyframes at
+    16 and 32 are painted afresh, and each frame of their segment is pulled towards them with
+    a weight rising to the keyframe; the segments between need no keyframe (nothing new comes
+    into view). A resumed render plans the same."""
+    cache = MotionCache(tmp_path / "motion")
+    for target in range(1, 40):
+        cache.save(target, target - 1, _zoom(1.007))
+        cache.save(target - 1, target, _zoom(1 / 1.007))
+    rendered = np.zeros((H, W, 3), np.uint8)
+
+    def ahead(painter: _Painter) -> KeyframesAhead:
+        return KeyframesAhead(tmp_path / "ahead", cache, RenderOptions(lookahead=INTERVAL),
+                              _missing, lambda i: i < 40, _Keys(), painter,
+                              torch.device("cpu"))
+
+    painter = _Painter()
+    keys = ahead(painter)
+    tw = RenderOptions().temporal_weight
+    assert keys.anchors(3, [(rendered, _zoom(1.007))]) == []
+    pulls = []
+    for index in range(9, 17):
+        _, fresh = keys.anchors(index, [(rendered, _zoom(1.007))])
+        assert fresh.name == "fresh keyframe" and fresh.confidence.min() > 0
+        pulls.append(fresh.weight / tw)
+    assert pulls == pytest.approx([keyframe_ramp(i, 16, 8) for i in range(9, 16)] + [RAMP_CAP])
+    assert pulls == sorted(pulls) and pulls[0] < 0.3
+    # at the keyframe, the pull is towards the painted picture itself
+    torch.testing.assert_close(fresh.target, to_tensor(painter.picture))
+    assert keys.anchors(20, [(rendered, _zoom(1.007))]) == []  # 1.057 since 16
+    assert len(keys.anchors(25, [(rendered, _zoom(1.007))])) == 2
+    assert painter.calls == [16, 32]
+    resumed = _Painter()
+    again = ahead(resumed).anchors(29, [(rendered, _zoom(1.007))])
+    assert resumed.calls == [] and [a.name for a in again] == ["ahead", "fresh keyframe"]

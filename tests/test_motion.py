@@ -214,3 +214,20 @@ def test_the_zoom_clips_flow_is_the_exact_motion(assets, rate):
                   flow - np.float32([0, 0.25])):
         assert difference(other) > exact * 1.05
 
+
+
+@pytest.mark.parametrize("rate", [1.02, 1 / 1.02])
+def test_zoom_is_how_much_the_scene_grows(assets, rate):
+    """Motion.zoom: exact for zoom_frames' flow (and its inverse, the motion the other way),
+    close to it with DIS flow of the frames, and 1 on a pan."""
+    images, flow = zoom_frames(read_image(assets.photo), 6, 96, 64, rate=rate)
+    ones = np.ones((64, 96), np.float32)
+    # frame t (target) sees frame t+1 (source) along the forward flow: 1 / rate as large
+    assert Motion(flow, ones).zoom == pytest.approx(1 / rate, abs=1e-6)
+    inverse = np.stack(np.mgrid[0:64, 0:96][::-1], -1) + 0.5 - np.float32([48, 32])
+    assert Motion(inverse * (1 / rate - 1), ones).zoom == pytest.approx(rate, abs=1e-6)
+    later, earlier = pair_motion(images[3], images[4])
+    assert later.zoom == pytest.approx(rate, abs=0.003)
+    assert earlier.zoom == pytest.approx(1 / rate, abs=0.003)
+    pan = pan_frames(read_image(assets.photo), 2, 96, 64, 2)
+    assert pair_motion(*pan)[0].zoom == pytest.approx(1.0, abs=0.001)
