@@ -237,3 +237,24 @@ def test_a_zooming_camera_gets_keyframes_painted_afresh_and_pulls_towards_them(t
     resumed = _Painter()
     again = ahead(resumed).anchors(29, [(rendered, _zoom(1.007))])
     assert resumed.calls == [] and [a.name for a in again] == ["ahead", "fresh keyframe"]
+
+
+def test_the_zoom_is_counted_from_the_shot_start(tmp_path):
+    """A scene cut starts the count again: zooming in by 0.7 % a frame with a cut at frame
+    12, the zoom reaches 1.1x again only 14 frames after the cut (at 26, past the grid point
+    24), so the keyframe at 32 is the shot's first fresh one; without the cut it would be at
+    16 (the test above), and 1.1x since then would come again only at 32."""
+    cache = MotionCache(tmp_path / "motion")
+    for target in range(1, 40):
+        forward, backward = _zoom(1.007), _zoom(1 / 1.007)
+        if target == 12:
+            forward = Motion(forward.flow, np.zeros((H, W), np.float32))
+        cache.save(target, target - 1, forward)
+        cache.save(target - 1, target, backward)
+    painter = _Painter()
+    ahead = KeyframesAhead(tmp_path / "ahead", cache, RenderOptions(lookahead=INTERVAL),
+                           _missing, lambda i: i < 40, _Keys(), painter, torch.device("cpu"))
+    rendered = np.zeros((H, W, 3), np.uint8)
+    for index in (13, 17, 25, 33):
+        ahead.anchors(index, [(rendered, _zoom(1.007))])
+    assert painter.calls == [32]
