@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from stylevid.imageio import read_image
-from stylevid.synthetic import pan_flow, pan_frames, write_clip
+from stylevid.synthetic import pan_flow, pan_frames, write_clip, zoom_frames
 from stylevid.temporal import warping_error
 from stylevid.video import ffmpeg_exe, probe, read_frames
 
@@ -285,3 +285,25 @@ def test_resumed_render_recolours_the_style_from_the_clip_s_first_frame(pan_clip
                            options=options)
     assert summary.rendered == 1
     assert {p.name: p.read_bytes() for p in sorted(out.glob("*.png"))} == uninterrupted
+
+
+def test_a_zooming_camera_gets_keyframes_painted_afresh(assets, tmp_path):
+    """Zooming in by 4 % a frame, the camera's zoom passes 1.1x within every 4-frame segment
+    (--lookahead 4): the keyframes ahead at 4 and 8 are painted afresh, exactly as an
+    independent render paints those frames, and the frames there arrive at them."""
+    clip = tmp_path / "zoom.mp4"
+    write_clip(zoom_frames(read_image(assets.photo), 9, W, H, 1.04)[0], clip, audio=False)
+    renders = {}
+    for name, extra in (("temporal", []), ("independent", ["--temporal-weight", "0"])):
+        out = tmp_path / f"{name}.mp4"
+        proc = run_cli("render", str(clip), "--style", str(assets.painting), "-o", str(out),
+                       "--lookahead", "4", *extra, *FAST)
+        assert proc.returncode == 0, proc.stderr
+        renders[name] = tmp_path / f".{name}.mp4.stylevid"
+    ahead = renders["temporal"] / "ahead"
+    for start, end in ((0, 4), (4, 8)):
+        key = read_image(ahead / f"{start:06d}-{end:06d}.png")
+        np.testing.assert_array_equal(key, read_image(
+            renders["independent"] / "frames" / f"{end:06d}.png"))
+        frame = read_image(renders["temporal"] / "frames" / f"{end:06d}.png")
+        assert np.abs(frame.astype(float) - key).mean() < 4
