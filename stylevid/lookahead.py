@@ -193,11 +193,7 @@ class KeyframesAhead:
         segments of the shot are followed from its start, each ending on the grid, so the
         answer depends on the cached flow only (a resumed render, and a Ray keyframe task
         that renders the keyframes ahead of a chunk, decide as the chunk's render does)."""
-        for frame in range(len(self.log_zoom), end + 1):
-            motion = self.cache.get(frame, frame - 1, self.frame, self.options.flow_method,
-                                    self.options.flow_preset)
-            self.log_zoom.append(math.log(motion.zoom))
-            self.cuts.append(motion.is_cut(self.options.cut_threshold))
+        self._scan(end)
         shot = max(i for i in range(end + 1) if self.cuts[i])
         zoom = np.cumsum([0.0, *self.log_zoom[shot + 1:end + 1]])  # log, since the shot's start
         limit, interval = math.log(REFRESH_ZOOM), self.options.lookahead
@@ -224,6 +220,14 @@ class KeyframesAhead:
 
     def _cut(self, index: int) -> bool:
         """Whether frame ``index`` starts a new shot (as the render decides it)."""
-        motion = self.cache.get(index, index - 1, self.frame, self.options.flow_method,
-                                self.options.flow_preset)
-        return motion.is_cut(self.options.cut_threshold)
+        self._scan(index)
+        return self.cuts[index]
+
+    def _scan(self, index: int) -> None:
+        """``log_zoom`` and ``cuts`` known up to frame ``index``, each frame's motion
+        towards the one before read once."""
+        for frame in range(len(self.log_zoom), index + 1):
+            motion = self.cache.get(frame, frame - 1, self.frame, self.options.flow_method,
+                                    self.options.flow_preset)
+            self.log_zoom.append(math.log(motion.zoom))
+            self.cuts.append(motion.is_cut(self.options.cut_threshold))
