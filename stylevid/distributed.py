@@ -35,9 +35,8 @@ from .config import RayOptions, RegionSpec, RenderOptions, StyleParams, StyleSpe
 from .engine import Region, Stylizer
 from .errors import UserError
 from .imageio import read_image, write_image
-from .lookahead import KeyframesAhead, keyframe_ramp
-from .motion import MotionCache, carried
-from .objective import PixelAnchor
+from .lookahead import KeyframesAhead, fresh_keyframe_pulls, fresh_keyframes, keyframe_pull
+from .motion import MotionCache
 from .ray_pool import WorkerPool
 from .render import (
     AnchorsFn,
@@ -46,6 +45,7 @@ from .render import (
     check_output,
     default_work_dir,
     expected_frames,
+    joined,
     manifest_for,
     no_frames_message,
     refine_pass,
@@ -360,11 +360,17 @@ class ChunkWorker:
         chunk = task.chunk
         last = chunk.end if chunk.next_key is None else chunk.next_key + 1
         contents = list(self._frames(task, info, chunk.start, last))
+        fresh = fresh_keyframes(ahead_folder(task.keyframes, chunk.start))
         if self.options.temporal_weight > 0:
-            own = self._keyframe_pull(task, chunk.start,
-                                      lambda index: contents[index - chunk.start])
-            anchors_for = _joined([own, *([anchors_for] if anchors_for is not None else [])])
-        fixed = {0: read_image(keyframe_path(task.keyframes, chunk.start))}
+            def frame(index: int) -> np.ndarray:
+                return contents[index - chunk.start]
+
+            own = self._keyframe_pull(task, chunk.start, frame)
+            pulls = fresh_keyframe_pulls(fresh, chunk.start, len(contents),
+                                         MotionCache(task.motion), frame, self.options,
+                                         self.device)
+            anchors_for = joined([own, *pulls, *([anchors_for] if anchors_for else [])])
+        fixed = {0: read_image(keyframe_path(task.keyframes, chunk.start)), **fresh}
         if chunk.next_key is not None:
             fixed[len(contents) - 1] = read_image(keyframe_path(task.keyframes, chunk.next_key))
         rendered = 0
@@ -389,44 +395,17 @@ class ChunkWorker:
 
     def _keyframe_pull(self, task: ChunkTask, key: int,
                        frame: Callable[[int], np.ndarray]) -> AnchorsFn:
-        """Anchors that bring the frames next to keyframe ``key`` to it, with the weight
-        rising towards it (``keyframe_ramp``): the chunk's last frames to the next chunk's
-        keyframe, or its first frames to its own. The keyframe is carried to each of them
-        frame by frame along the cached flow (small motions, accurate flow); ``frame(index)``
-        gives the content frames, should a flow be missing."""
+        """Anchors that bring the frames next to keyframe ``key`` to it (:func:`keyframe_pull`):
+        the chunk's last frames to the next chunk's keyframe, or its first frames to its
+        own; ``frame(index)`` gives the content frames, should a flow be missing."""
         chunk, blend = task.chunk, task.blend
         if key > chunk.start:  # the next chunk's keyframe, reached from the frames before it
             frames = list(range(key - 1, max(chunk.start, key - blend) - 1, -1))
         else:
             frames = list(range(key + 1, min(chunk.end, key + blend + 1)))
-        targets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        device = self.device
-
-        def carry() -> None:
-            image = read_image(keyframe_path(task.keyframes, key))
-            for index, warped, weights in carried(
-                    image, MotionCache(task.motion), [key, *frames], frame,
-                    self.options.flow_method, self.options.flow_preset):
-                targets[index] = (warped, weights)
-
-        def anchors_for(index: int, content: np.ndarray) -> list:
-            if index not in frames:
-                return []
-            if not targets:
-                carry()
-            image, weight = targets[index]
-            strength = keyframe_ramp(index if index < key else 2 * key - index, key, blend)
-            return [PixelAnchor.of("keyframe", image, weight,
-                                   strength * self.options.temporal_weight, device)]
-
-        return anchors_for
-
-
-def _joined(pulls: Sequence[AnchorsFn]) -> AnchorsFn:
-    """One anchors function giving the anchors of all ``pulls``."""
-    def anchors_for(index: int, content: np.ndarray) -> list[PixelAnchor]:
-        return [anchor for pull in pulls for anchor in pull(index, content)]
-    return anchors_for
+        return keyframe_pull(key, lambda: read_image(keyframe_path(task.keyframes, key)),
+                             frames, MotionCache(task.motion), frame, self.options, blend,
+                             self.device)
 
 
 @dataclass

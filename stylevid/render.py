@@ -21,7 +21,7 @@ from .engine import Region, Stylizer
 from .errors import UserError
 from .fsutil import check_writable
 from .imageio import check_image_source, to_array, to_tensor
-from .lookahead import KeyframesAhead
+from .lookahead import KeyframesAhead, fresh_keyframe_pulls, fresh_keyframes
 from .memory import check_fits
 from .motion import Motion, MotionCache, MotionPrefetcher, carried
 from .objective import PixelAnchor
@@ -67,6 +67,14 @@ class RenderSummary:
 FrameCallback = Callable[[int, int, float], None]  # (frame index, frames total, loss)
 RegionsFn = Callable[[int, np.ndarray], Sequence[Region]]
 AnchorsFn = Callable[[int, np.ndarray], Sequence[PixelAnchor]]
+
+
+def joined(pulls: Sequence[AnchorsFn]) -> AnchorsFn:
+    """One anchors function giving the anchors of all ``pulls``."""
+    def anchors_for(index: int, content: np.ndarray) -> list[PixelAnchor]:
+        return [anchor for pull in pulls for anchor in pull(index, content)]
+
+    return anchors_for
 
 
 def default_work_dir(output: Path) -> Path:
@@ -508,11 +516,15 @@ def render_video(
         # Regions carried along the flow are built frame after frame, so build them in order
         # once; backward passes then look them up.
         regions = [regions_for(i, content) for i, content in enumerate(contents)]
+        fresh = fresh_keyframes(work.root / "ahead")
+        pulls = fresh_keyframe_pulls(fresh, 0, len(contents), work.motion,
+                                     contents.__getitem__, options, stylizer.device)
         for pass_index in range(2, options.passes + 1):
             if on_pass is not None:
                 on_pass(pass_index)
             rendered += refine_pass(pass_index, contents, work, renderer,
-                                    regions_for=lambda i, _content: regions[i],
+                                    regions_for=lambda i, _content: regions[i], fixed=fresh,
+                                    anchors_for=joined(pulls) if pulls else None,
                                     on_frame=on_frame, on_step=on_step)
     write_output(work, result.frames, output, source, info, options, options.passes)
     return RenderSummary(frames=result.frames, rendered=rendered, cuts=result.cuts,

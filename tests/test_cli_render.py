@@ -302,7 +302,7 @@ def test_a_zooming_camera_gets_keyframes_painted_afresh(assets, tmp_path):
         renders[name] = tmp_path / f".{name}.mp4.stylevid"
     ahead = renders["temporal"] / "ahead"
     for start, end in ((0, 4), (4, 8)):
-        key = read_image(ahead / f"{start:06d}-{end:06d}.png")
+        key = read_image(ahead / f"{start:06d}-{end:06d}-fresh.png")
         np.testing.assert_array_equal(key, read_image(
             renders["independent"] / "frames" / f"{end:06d}.png"))
         frame = read_image(renders["temporal"] / "frames" / f"{end:06d}.png")

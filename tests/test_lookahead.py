@@ -9,7 +9,14 @@ import torch
 from stylevid.config import RenderOptions, StyleParams
 from stylevid.engine import StylizeResult
 from stylevid.imageio import to_tensor
-from stylevid.lookahead import RAMP_CAP, KeyframesAhead, Segment, keyframe_ramp
+from stylevid.lookahead import (
+    RAMP_CAP,
+    KeyframesAhead,
+    Segment,
+    fresh_keyframe_pulls,
+    fresh_keyframes,
+    keyframe_ramp,
+)
 from stylevid.motion import Motion, MotionCache
 from stylevid.render import VideoRenderer
 from stylevid.temporal import consistency_weights
@@ -234,6 +241,7 @@ def test_a_zooming_camera_gets_keyframes_painted_afresh_and_pulls_towards_them(t
     assert keys.anchors(20, [(rendered, _zoom(1.007))]) == []  # 1.057 since 16
     assert len(keys.anchors(25, [(rendered, _zoom(1.007))])) == 2
     assert painter.calls == [16, 32]
+    assert sorted(fresh_keyframes(tmp_path / "ahead")) == [16, 32]
     resumed = _Painter()
     again = ahead(resumed).anchors(29, [(rendered, _zoom(1.007))])
     assert resumed.calls == [] and [a.name for a in again] == ["ahead", "fresh keyframe"]
@@ -258,3 +266,30 @@ def test_the_zoom_is_counted_from_the_shot_start(tmp_path):
     for index in (13, 17, 25, 33):
         ahead.anchors(index, [(rendered, _zoom(1.007))])
     assert painter.calls == [32]
+
+
+def test_later_passes_pull_the_frames_beside_a_fresh_keyframe_towards_it(tmp_path):
+    """Later passes hold a fresh keyframe as it is and pull the 8 frames on either side of
+    it towards it, the weight rising to it from both sides, within the range only."""
+    cache = MotionCache(tmp_path / "motion")
+    for target in range(1, 30):
+        cache.save(target, target - 1, _zoom(1.007))
+        cache.save(target - 1, target, _zoom(1 / 1.007))
+    picture = _Painter().picture
+    pulls = fresh_keyframe_pulls({16: picture}, 0, 22, cache, _missing, RenderOptions(),
+                                 torch.device("cpu"))
+    tw = RenderOptions().temporal_weight
+
+    def pull(index: int) -> float:
+        anchors = [a for p in pulls for a in p(index, picture)]
+        assert len(anchors) <= 1
+        return anchors[0].weight / tw if anchors else 0.0
+
+    before, after = [pull(i) for i in range(7, 16)], [pull(i) for i in range(17, 22)]
+    assert before[0] == 0 and before[1:] == sorted(before[1:])
+    assert before[-1] == pytest.approx(keyframe_ramp(15, 16, 8)) == pytest.approx(8)
+    assert after == [pull(16 - k) for k in range(1, 6)]  # mirrored: 17 as 15, 18 as 14...
+    assert pull(16) == 0 and pull(22) == 0  # the keyframe itself is held; 22 is past the range
+    [next_to] = pulls[1](17, picture)
+    carried_target = next_to.target[0].permute(1, 2, 0).numpy() * 255
+    assert np.abs(carried_target - picture).mean() > 1  # the keyframe carried one frame on
