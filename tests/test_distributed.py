@@ -15,7 +15,6 @@ import pytest
 from stylevid.config import RayOptions, RenderOptions, StyleParams, StyleSpec
 from stylevid.distributed import (
     VideoJob,
-    keyframe_ramp,
     motion_ranges,
     plan_chunks,
     render_many,
@@ -23,6 +22,7 @@ from stylevid.distributed import (
 from stylevid.errors import UserError
 from stylevid.imageio import read_image
 from stylevid.jobs import load_job
+from stylevid.lookahead import keyframe_ramp
 from stylevid.synthetic import pan_flow, pan_frames, write_clip
 from stylevid.temporal import warping_error
 from stylevid.video import probe, read_frames
