@@ -195,11 +195,13 @@ class KeyframesAhead:
         o = self.options
         anchors = [PixelAnchor.of("ahead", image, confidence, o.temporal_weight, self.device,
                                   o.temporal_fine_weight)]
-        blend = min(FRESH_BLEND, segment.end - segment.start)
-        pull = RAMP_CAP if index == segment.end else keyframe_ramp(index, segment.end, blend)
-        if self.fresh and pull > 0:
-            anchors.append(PixelAnchor.of("fresh keyframe", image, visible,
-                                          pull * o.temporal_weight, self.device))
+        if self.fresh:
+            blend = min(FRESH_BLEND, segment.end - segment.start)
+            pull = RAMP_CAP if index == segment.end else keyframe_ramp(index, segment.end,
+                                                                      blend)
+            if pull > 0:
+                anchors.append(PixelAnchor.of("fresh keyframe", image, visible,
+                                              pull * o.temporal_weight, self.device))
         return anchors
 
     def keyframe_for(self, index: int) -> tuple[int, np.ndarray] | None:
