@@ -583,5 +583,5 @@ def write_output(work: WorkDir, count: int, output: Path, source: Path, info: Vi
         return
     audio = str(source) if info.has_audio else None
     encode(work.pattern(pass_index), info.fps, output, audio_source=audio, start=options.start,
-           duration=options.duration, crf=options.crf, pix_fmt=options.pix_fmt)
+           duration=count / float(info.fps), crf=options.crf, pix_fmt=options.pix_fmt)
 

@@ -159,6 +159,32 @@ def test_real_clip_renders_end_to_end_to_a_frame_folder(assets, tmp_path):
     assert read_image(pictures[0]).shape == (height, 64, 3)
 
 
+def test_a_variable_frame_rate_clip_keeps_its_duration_and_sound(assets, tmp_path):
+    """A phone-style clip whose frames come unevenly (8 frames, then half a second without
+    a new one) is rendered at its average rate, each moment showing the frame of its time:
+    the output lasts as long as the input, with its sound."""
+    steady, uneven, sound, clip = (tmp_path / name for name in
+                                   ("steady.mp4", "uneven.mp4", "sound.m4a", "clip.mp4"))
+    write_clip(pan_frames(read_image(assets.photo), 8, W, H, STEP), steady, fps=25)
+    for args in (["-i", steady, "-vf", "setpts='PTS+gte(N,3)*0.5/TB'", "-fps_mode", "vfr",
+                  uneven],
+                 ["-f", "lavfi", "-i", "sine=frequency=440:duration=0.8", sound],
+                 ["-i", uneven, "-i", sound, "-c", "copy", clip]):
+        made = subprocess.run([ffmpeg_exe(), "-loglevel", "error", *map(str, args)],
+                              capture_output=True, text=True)
+        assert made.returncode == 0, made.stderr
+    source = probe(clip)
+    assert source.duration == pytest.approx(0.82, abs=0.03)  # 0.32 s of frames + 0.5 s pause
+    out = tmp_path / "out.mp4"
+    proc = run_cli("render", str(clip), "--style", str(assets.painting), "-o", str(out),
+                   "--size", str(W), "--iterations", "4", "--first-iterations", "8", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    info, frames = decoded(out)
+    assert info.fps == source.fps and info.has_audio
+    assert len(frames) == round(source.duration * source.fps)
+    assert info.duration == pytest.approx(source.duration, abs=1.5 / source.fps)
+
+
 def _write_flo(path, flow):
     with open(path, "wb") as handle:
         np.array([202021.25], np.float32).tofile(handle)

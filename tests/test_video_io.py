@@ -45,10 +45,11 @@ def test_output_size_even_and_longest_side():
 
 
 def test_decode_and_encode_argv():
-    args = decode_args("in.mp4", 64, 36, start=1.5, duration=2)
+    args = decode_args("in.mp4", 64, 36, Fraction(30000, 1001), start=1.5, duration=2)
     assert args[1:6] == ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
     assert args[args.index("-ss") + 1] == "1.5" and args[args.index("-t") + 1] == "2"
-    assert "scale=64:36" in " ".join(args) and args[-1] == "pipe:"
+    assert "fps=fps=30000/1001" in " ".join(args) and args[-1] == "pipe:"
+    assert "scale=64:36" in " ".join(args)
     out = encode_args("f/%06d.png", Fraction(30000, 1001), "o.mp4", audio_source="in.mp4",
                       start=None, duration=None, crf=20)
     assert out[out.index("-framerate") + 1] == "30000/1001"
