@@ -40,7 +40,7 @@ def ffmpeg_exe() -> str:
 class VideoInfo:
     """What the pipeline needs to know about an input video or frame folder."""
 
-    width: int  # as displayed (rotation applied)
+    width: int  # as displayed (rotation and the pixels' aspect applied)
     height: int
     fps: Fraction
     duration: float  # seconds
@@ -51,6 +51,7 @@ class VideoInfo:
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _VIDEO = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5})")
 _FPS = re.compile(r"(\d+(?:\.\d+)?) (?:fps|tbr)")
+_SAR = re.compile(r"\[SAR (\d+):(\d+) DAR")
 _ROTATION = re.compile(r"(?:rotation of |rotate\s*:\s*)(-?\d+(?:\.\d+)?)")
 
 
@@ -74,6 +75,9 @@ def parse_probe(text: str, source: str) -> VideoInfo:
         raise UserError(f"cannot read video {source}: {reason}")
     width, height = int(video.group(1)), int(video.group(2))
     line = text[video.start():].splitlines()[0]
+    aspect = _SAR.search(line)  # non-square pixels (DV, DVD): the width as displayed
+    if aspect and int(aspect.group(1)) > 0 and int(aspect.group(2)) > 0:
+        width = max(1, round(width * int(aspect.group(1)) / int(aspect.group(2))))
     fps_match = _FPS.search(line)
     fps = exact_fps(float(fps_match.group(1))) if fps_match else DEFAULT_FOLDER_FPS
     rotation = _ROTATION.search(text)

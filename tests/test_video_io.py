@@ -32,6 +32,13 @@ def test_parse_probe_reads_fps_rotation_audio_duration():
     assert info.has_audio and info.duration == pytest.approx(10.01)
 
 
+def test_non_square_pixels_are_shown_at_their_display_width():
+    dv = HEADER.replace("1920x1080, 2852", "720x480 [SAR 8:9 DAR 4:3], 2852")
+    info = parse_probe(dv, "dv.mp4")
+    assert (info.width, info.height) == (480, 640)  # 640x480 as displayed, then rotated
+    assert output_size(info, 64) == (48, 64)
+
+
 def test_exact_fps():
     assert exact_fps(23.98) == Fraction(24000, 1001)
     assert exact_fps(25.0) == 25
