@@ -53,7 +53,9 @@ LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 # 11: ... wherever it is held (Motion.hold), not only where Ruder's weight vouches for it
 # 12: ... sampled from its band-limited interpolant instead (Motion.carry)
 # 13: a keyframe ahead is painted afresh where the camera has zoomed (lookahead.py)
-FORMAT_VERSION = 13
+# 14: later passes hold each pixel by Motion.hold, and to the frame's last result wherever
+#     Ruder's weights hold less than all
+FORMAT_VERSION = 14
 
 
 @dataclass
@@ -146,10 +148,10 @@ class VideoRenderer:
         ``options.first_iterations``. With ``previous`` (this frame's result of the last pass)
         it starts from Ruder's blend ``(previous + δ c ω) / (1 + δ c)`` of that result and
         the nearest neighbour carried here. ``temporal`` adds the temporal loss towards the
-        carried neighbours, weighted in the first pass by their :attr:`Motion.hold` (Ruder's
-        weights, and 1 where the content agrees), in a later pass by Ruder's weights and
-        towards ``previous`` where those hold nothing; ``extra_anchors`` pull the frame
-        towards other targets (a later keyframe, on Ray).
+        carried neighbours, weighted by their :attr:`Motion.hold` (Ruder's weights, and 1
+        where the content agrees), and in a later pass towards ``previous`` too wherever
+        Ruder's weights hold less than all; ``extra_anchors`` pull the frame towards other
+        targets (a later keyframe, on Ray).
         """
         p, o = self.params, self.options
         device = self.stylizer.device
@@ -161,32 +163,33 @@ class VideoRenderer:
         anchors = list(extra_anchors)
         if use_neighbours:
             warped = [motion.carry(image) for image, motion in neighbours]
-            # A later pass holds what its neighbours do not reliably show to the frame's own
-            # last result ("previous pass" below), so it takes Ruder's weights as they are;
-            # the first pass also holds the pixels whose content agrees (Motion.hold). With
-            # the hold in later passes too, bedroom.mp4's style loss rose to 1.14x / 1.18x
-            # independent frames' after 3 passes (1.02x / 1.08x with Ruder's weights).
-            holds = [motion.hold if previous is None else motion.weights
-                     for _, motion in neighbours]
-            nearest, weights = warped[0], holds[0]
+            holds = [motion.hold for _, motion in neighbours]
             if previous is None:
                 start = _composite(warped, holds, neighbours[0][1].flow, content)
                 if extra_anchors and temporal:
-                    start = _settled(start, weights, extra_anchors, o.temporal_weight)
+                    start = _settled(start, holds[0], extra_anchors, o.temporal_weight)
             else:
-                blend = (o.blend_weight * weights)[..., None]
-                start = np.round((previous + blend * nearest) / (1.0 + blend)).astype(np.uint8)
+                blend = (o.blend_weight * neighbours[0][1].weights)[..., None]
+                start = np.round((previous + blend * warped[0]) / (1.0 + blend)
+                                 ).astype(np.uint8)
             if temporal:
                 combined = long_term_weights(holds)
                 fine = o.temporal_fine_weight if previous is None else o.pass_fine_weight
                 anchors += [PixelAnchor.of("temporal", image, w, o.temporal_weight, device, fine)
                             for image, w in zip(warped, combined, strict=True)]
                 if previous is not None:
-                    # What the neighbour does not reliably show (the strip a backward pass
-                    # brings into view, disocclusions) holds to the frame's last result:
-                    # left free, a 2 px strip a frame grew new stripes in every pass (pan,
-                    # 3 passes: warping error 0.00040 -> 0.00025, the stripes gone).
-                    free = np.clip(1.0 - sum(combined), 0.0, 1.0)
+                    # What Ruder's weights do not hold (the strip a backward pass brings into
+                    # view, disocclusions, and the band along a moving edge that the hold
+                    # keeps) holds to the frame's last result as well: left free, a 2 px
+                    # strip a frame grew new stripes in every pass (pan, 3 passes: warping
+                    # error 0.00040 -> 0.00025, the stripes gone). The band, held both ways,
+                    # settles halfway between its neighbour and its last result in every
+                    # pass: held by Ruder's weights alone it stayed as the pass before left
+                    # it (a disc moving over a photo: 3 passes 1.05x one pass's warping
+                    # error, now 0.91x), and held to its neighbour alone it carried the
+                    # colours of bedroom.mp4's last frames to its first, 12-14/255 darker.
+                    ruder = long_term_weights([motion.weights for _, motion in neighbours])
+                    free = np.clip(1.0 - sum(ruder), 0.0, 1.0)
                     anchors.append(PixelAnchor.of("previous pass", previous, free,
                                                   o.temporal_weight, device))
         else:

@@ -132,10 +132,11 @@ def test_a_later_pass_holds_what_its_neighbour_does_not_show_to_the_frame_before
     assert [a.name for a in recorder.anchors] == ["temporal"]
 
 
-def test_the_first_pass_holds_agreeing_pixels_a_later_pass_ruders_weights():
+def test_agreeing_pixels_are_held_to_the_neighbour_and_in_a_later_pass_to_the_last_result():
     """A pixel Ruder's checker lets go but whose content agrees (a motion boundary seen in
-    both frames) is held by the first pass's temporal loss and starts from the history; a
-    later pass holds it to the frame's own last result instead, with Ruder's weights."""
+    both frames) is held by the temporal loss and, in the first pass, starts from the
+    history. A later pass starts it from the frame's own last result and holds it both to
+    its neighbour and to that result, as firmly: it settles halfway between them."""
     rng = np.random.default_rng(4)
     content, neighbour, previous = (rng.integers(0, 256, (8, 12, 3), dtype=np.uint8)
                                     for _ in range(3))
@@ -154,8 +155,11 @@ def test_the_first_pass_holds_agreeing_pixels_a_later_pass_ruders_weights():
     assert (start[2:5, 5] != motion.warp(neighbour)[2:5, 5]).any()  # free: repainted
     renderer.stylize_frame(content, [], [(neighbour, motion)], previous=previous)
     temporal, held = recorder.anchors
-    np.testing.assert_array_equal(temporal.confidence[0, 0].numpy(), motion.weights)
+    np.testing.assert_array_equal(temporal.confidence[0, 0].numpy(), motion.hold)
     np.testing.assert_allclose(held.confidence[0, 0].numpy(), 1.0 - motion.weights)
+    both = (temporal.confidence * held.confidence)[0, 0].numpy()
+    np.testing.assert_array_equal(both > 0, agrees)  # the band: held both ways
+    assert held.weight == temporal.weight
 
 
 def test_fresh_pixels_take_the_style_on_their_own_not_what_the_held_ones_lack(assets, device):
