@@ -58,9 +58,10 @@ class CliResult:
 @pytest.fixture
 def cli(capsys) -> Callable[..., CliResult]:
     """The command line run in this process: ``main`` is what the ``stylevid`` script
-    calls, without a new interpreter importing torch again (2-3 s a call). For mistakes
-    the command must answer before any work; the tests of the installed script itself
-    run it in a subprocess."""
+    calls, without a new interpreter importing torch again (2-4 s a call): for mistakes,
+    which the command must answer before any work, and for runs whose process does not
+    matter. The tests of the installed script itself (its exit on SIGKILL and resume,
+    the load note, Ray batch jobs, the README's example) run it in a subprocess."""
     def run(*args: object) -> CliResult:
         capsys.readouterr()
         code = main([str(a) for a in args])

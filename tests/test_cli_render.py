@@ -118,19 +118,19 @@ def test_killed_render_resumes_to_the_same_frames_as_an_uninterrupted_one(pan_cl
     assert pixel_format(out) == "yuv444p"
 
 
-def test_multi_pass_alternates_direction_and_passes_can_be_added(pan_clip, assets, tmp_path):
+def test_multi_pass_alternates_direction_and_passes_can_be_added(pan_clip, assets, tmp_path, cli):
     style = str(assets.painting)
     out = tmp_path / "passes.mp4"
     work = tmp_path / ".passes.mp4.stylevid"
     six = ["--duration", str(6 / 30)]  # the clip's first 6 frames
-    proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(out), *FAST, *six,
-                   "--passes", "2")
+    proc = cli("render", str(pan_clip), "--style", style, "-o", str(out), *FAST, *six,
+               "--passes", "2")
     assert proc.returncode == 0, proc.stderr
     assert "(12 rendered now)" in proc.stdout
     assert len(list((work / "pass2").glob("*.png"))) == 6
     # a third pass continues the finished render: only its 6 frames are rendered
-    proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(out), *FAST, *six,
-                   "--passes", "3")
+    proc = cli("render", str(pan_clip), "--style", style, "-o", str(out), *FAST, *six,
+               "--passes", "3")
     assert proc.returncode == 0 and "(6 rendered now)" in proc.stdout, proc.stderr
     passes = {k: [read_image(work / folder / f"{i:06d}.png") for i in range(6)]
               for k, folder in ((1, "frames"), (2, "pass2"), (3, "pass3"))}
@@ -146,11 +146,11 @@ def test_multi_pass_alternates_direction_and_passes_can_be_added(pan_clip, asset
     assert errors[3] < errors[1], errors
 
 
-def test_real_clip_renders_end_to_end_to_a_frame_folder(assets, tmp_path):
+def test_real_clip_renders_end_to_end_to_a_frame_folder(assets, tmp_path, cli):
     out = tmp_path / "frames"
-    proc = run_cli("render", str(assets.clip), "--style",
-                   str(assets.third_painting), "-o", str(out), "--duration", "0.2",
-                   "--size", "64", "--iterations", "8", "--first-iterations", "20", "--quiet")
+    proc = cli("render", str(assets.clip), "--style",
+               str(assets.third_painting), "-o", str(out), "--duration", "0.2",
+               "--size", "64", "--iterations", "8", "--first-iterations", "20", "--quiet")
     assert proc.returncode == 0, proc.stderr
     pictures = sorted(out.glob("*.png"))
     info = probe(assets.clip)
@@ -159,7 +159,7 @@ def test_real_clip_renders_end_to_end_to_a_frame_folder(assets, tmp_path):
     assert read_image(pictures[0]).shape == (height, 64, 3)
 
 
-def test_a_variable_frame_rate_clip_keeps_its_duration_and_sound(assets, tmp_path):
+def test_a_variable_frame_rate_clip_keeps_its_duration_and_sound(assets, tmp_path, cli):
     """A phone-style clip whose frames come unevenly (8 frames, then half a second without
     a new one) is rendered at its average rate, each moment showing the frame of its time:
     the output lasts as long as the input, with its sound."""
@@ -176,8 +176,8 @@ def test_a_variable_frame_rate_clip_keeps_its_duration_and_sound(assets, tmp_pat
     source = probe(clip)
     assert source.duration == pytest.approx(0.82, abs=0.03)  # 0.32 s of frames + 0.5 s pause
     out = tmp_path / "out.mp4"
-    proc = run_cli("render", str(clip), "--style", str(assets.painting), "-o", str(out),
-                   "--size", str(W), "--iterations", "4", "--first-iterations", "8", "--quiet")
+    proc = cli("render", str(clip), "--style", str(assets.painting), "-o", str(out),
+               "--size", str(W), "--iterations", "4", "--first-iterations", "8", "--quiet")
     assert proc.returncode == 0, proc.stderr
     info, frames = decoded(out)
     assert info.fps == source.fps and info.has_audio
@@ -313,7 +313,7 @@ def test_resumed_render_recolours_the_style_from_the_clip_s_first_frame(pan_clip
     assert {p.name: p.read_bytes() for p in sorted(out.glob("*.png"))} == uninterrupted
 
 
-def test_a_zooming_camera_gets_keyframes_painted_afresh(assets, tmp_path):
+def test_a_zooming_camera_gets_keyframes_painted_afresh(assets, tmp_path, cli):
     """Zooming in by 4 % a frame, the camera's zoom passes 1.1x within every 4-frame segment
     (--lookahead 4): the keyframes ahead at 4 and 8 are painted afresh, exactly as an
     independent render paints those frames, and the frames there arrive at them."""
@@ -322,8 +322,8 @@ def test_a_zooming_camera_gets_keyframes_painted_afresh(assets, tmp_path):
     renders = {}
     for name, extra in (("temporal", []), ("independent", ["--temporal-weight", "0"])):
         out = tmp_path / f"{name}.mp4"
-        proc = run_cli("render", str(clip), "--style", str(assets.painting), "-o", str(out),
-                       "--lookahead", "4", *extra, *FAST, "--first-iterations", "10")
+        proc = cli("render", str(clip), "--style", str(assets.painting), "-o", str(out),
+                   "--lookahead", "4", *extra, *FAST, "--first-iterations", "10")
         assert proc.returncode == 0, proc.stderr
         renders[name] = tmp_path / f".{name}.mp4.stylevid"
     ahead = renders["temporal"] / "ahead"

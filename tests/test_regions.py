@@ -1,8 +1,5 @@
 """Regional style transfer: masks, guided Grams, keep regions, sketch colouring."""
 
-import subprocess
-import sys
-
 import cv2
 import numpy as np
 import pytest
@@ -16,11 +13,6 @@ from stylevid.masks import fit_labels, labels_from_rgb, read_binary_masks, read_
 from stylevid.regions import map_regions, parse_rule
 
 from . import gatys_reference as ref
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "stylevid", *args], capture_output=True,
-                          text=True, timeout=600)
 
 
 def guided_style_distance(picture, mask, style):
@@ -117,14 +109,14 @@ def test_segment_gives_n_regions_largest_first():
     assert len(counts) == 3 and list(counts) == sorted(counts, reverse=True)
 
 
-def test_cli_masks_from_neural_style_pt_with_keep(assets, tmp_path):
+def test_cli_masks_from_neural_style_pt_with_keep(assets, tmp_path, cli):
     out = tmp_path / "regions.png"
-    proc = run_cli("stylize", str(assets.photo),
-                   "--mask", str(assets.mask_a),
-                   "--mask", str(assets.mask_b),
-                   "--region", f"1={assets.painting}", "--region", "2=keep",
-                   "--region", "0=keep", "-o", str(out), "--size", "48", "--iterations", "15",
-                   "--preview", "--quiet")
+    proc = cli("stylize", str(assets.photo),
+               "--mask", str(assets.mask_a),
+               "--mask", str(assets.mask_b),
+               "--region", f"1={assets.painting}", "--region", "2=keep",
+               "--region", "0=keep", "-o", str(out), "--size", "48", "--iterations", "15",
+               "--preview", "--quiet")
     assert proc.returncode == 0, proc.stderr
     result = read_image(out)
     assert result.shape == (36, 48, 3)
@@ -155,11 +147,11 @@ def test_cli_region_mistakes_exit_2(tmp_path, cli, extra, message):
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_colorize_keeps_the_sketch_lines(assets, tmp_path):
+def test_colorize_keeps_the_sketch_lines(assets, tmp_path, cli):
     out = tmp_path / "coloured.png"
-    proc = run_cli("colorize", str(assets.sketch), "--reference",
-                   str(assets.third_painting), "-o", str(out), "--size", "64",
-                   "--iterations", "20", "--quiet")
+    proc = cli("colorize", str(assets.sketch), "--reference",
+               str(assets.third_painting), "-o", str(out), "--size", "64",
+               "--iterations", "20", "--quiet")
     assert proc.returncode == 0, proc.stderr
     result = read_image(out)
     sketch = resize_longest(read_image(assets.sketch), 64)
@@ -181,25 +173,25 @@ def test_sketch_segmentation_and_region_matching(assets):
     assert match_regions([~big, big], [other, ~other]) == [1, 0]
 
 
-def test_style_mask_takes_the_style_from_part_of_the_painting(assets, tmp_path):
+def test_style_mask_takes_the_style_from_part_of_the_painting(assets, tmp_path, cli):
     out = tmp_path / "sky.png"
-    proc = run_cli("stylize", str(assets.photo),
-                   "--mask", str(assets.mask_a),
-                   "--region", f"1={assets.masked_painting}",
-                   "--region", f"0={assets.masked_painting}",
-                   "--style-mask", f"0={assets.painting_mask}",
-                   "--style-mask", f"1={assets.painting_mask_rest}",
-                   "-o", str(out), "--size", "48", "--iterations", "10", "--quiet")
+    proc = cli("stylize", str(assets.photo),
+               "--mask", str(assets.mask_a),
+               "--region", f"1={assets.masked_painting}",
+               "--region", f"0={assets.masked_painting}",
+               "--style-mask", f"0={assets.painting_mask}",
+               "--style-mask", f"1={assets.painting_mask_rest}",
+               "-o", str(out), "--size", "48", "--iterations", "10", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert read_image(out).shape == (36, 48, 3)
-    proc = run_cli("stylize", str(assets.photo),
-                   "--mask", str(assets.mask_a),
-                   "--region", "1=keep", "--region", "0=keep",
-                   "--style-mask", f"0={assets.painting_mask}", "-o", str(out))
+    proc = cli("stylize", str(assets.photo),
+               "--mask", str(assets.mask_a),
+               "--region", "1=keep", "--region", "0=keep",
+               "--style-mask", f"0={assets.painting_mask}", "-o", str(out))
     assert proc.returncode == 2 and "without a style --region" in proc.stderr
 
 
-def test_video_regions_with_a_mask_carried_along_the_flow(assets, tmp_path):
+def test_video_regions_with_a_mask_carried_along_the_flow(assets, tmp_path, cli):
     from stylevid.synthetic import pan_frames, write_clip
 
     photo = read_image(assets.photo)
@@ -210,9 +202,9 @@ def test_video_regions_with_a_mask_carried_along_the_flow(assets, tmp_path):
     labels[:, 24:] = 1
     cv2.imwrite(str(tmp_path / "labels.png"), labels)
     out = tmp_path / "frames"
-    proc = run_cli("render", str(clip), "-o", str(out), "--mask", str(tmp_path / "labels.png"),
-                   "--region", "0=keep", "--region", f"1={assets.painting}",
-                   "--size", "48", "--iterations", "8", "--first-iterations", "15", "--quiet")
+    proc = cli("render", str(clip), "-o", str(out), "--mask", str(tmp_path / "labels.png"),
+               "--region", "0=keep", "--region", f"1={assets.painting}",
+               "--size", "48", "--iterations", "8", "--first-iterations", "15", "--quiet")
     assert proc.returncode == 0, proc.stderr
     result = [read_image(p).astype(float) for p in sorted(out.glob("*.png"))]
     assert len(result) == 5
