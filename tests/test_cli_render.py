@@ -55,11 +55,11 @@ def decoded(path):
 
 
 def test_render_keeps_frames_fps_audio_and_is_temporally_consistent(pan_clip, assets, tmp_path,
-                                                                   default_render):
+                                                                   default_render, cli):
     out, work = default_render
     independent_out = tmp_path / "out_0.mp4"
-    proc = run_cli("render", str(pan_clip), "--style", str(assets.painting), "-o",
-                   str(independent_out), *FAST, "--temporal-weight", "0")
+    proc = cli("render", str(pan_clip), "--style", str(assets.painting), "-o",
+               str(independent_out), *FAST, "--temporal-weight", "0")
     assert proc.returncode == 0, proc.stderr
     source_info = probe(pan_clip)
     info, frames = decoded(out)
@@ -78,7 +78,7 @@ def test_render_keeps_frames_fps_audio_and_is_temporally_consistent(pan_clip, as
 
 def test_killed_render_resumes_to_the_same_frames_as_an_uninterrupted_one(pan_clip, assets,
                                                                          tmp_path,
-                                                                         default_render):
+                                                                         default_render, cli):
     style = str(assets.painting)
     out = tmp_path / "resumed.mp4"
     args = [sys.executable, "-m", "stylevid", "render", str(pan_clip), "--style", style,
@@ -105,15 +105,15 @@ def test_killed_render_resumes_to_the_same_frames_as_an_uninterrupted_one(pan_cl
         name = f"{index:06d}.png"
         assert (frames_dir / name).read_bytes() == (uninterrupted / name).read_bytes(), name
     # changed settings are refused, the finished work is kept
-    proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(out),
-                   *FAST, "--iterations", "13")
+    proc = cli("render", str(pan_clip), "--style", style, "-o", str(out),
+               *FAST, "--iterations", "13")
     assert proc.returncode == 2 and "other settings" in proc.stderr
     assert "params.iterations" in proc.stderr and "now 13" in proc.stderr, proc.stderr
     assert out.exists()
     # another encoding quality or chroma re-encodes the finished frames without rendering any
     assert pixel_format(out) == "yuv420p"
-    proc = run_cli("render", str(pan_clip), "--style", style, "-o", str(out), *FAST,
-                   "--crf", "30", "--pix-fmt", "yuv444p")
+    proc = cli("render", str(pan_clip), "--style", style, "-o", str(out), *FAST,
+               "--crf", "30", "--pix-fmt", "yuv444p")
     assert proc.returncode == 0 and "(0 rendered now)" in proc.stdout, proc.stderr
     assert pixel_format(out) == "yuv444p"
 
@@ -192,7 +192,7 @@ def _write_flo(path, flow):
         flow.astype(np.float32).tofile(handle)
 
 
-def test_eval_reports_per_frame_quality_and_plots(pan_clip, tmp_path):
+def test_eval_reports_per_frame_quality_and_plots(pan_clip, tmp_path, cli):
     truth = tmp_path / "truth"
     truth.mkdir()
     forward = np.zeros((H, W, 2), np.float32)
@@ -200,8 +200,8 @@ def test_eval_reports_per_frame_quality_and_plots(pan_clip, tmp_path):
     for index in range(9):
         _write_flo(truth / f"{index:03d}.flo", forward)
     plot = tmp_path / "curves.png"
-    proc = run_cli("eval", str(pan_clip), "--reference", str(pan_clip), "--flow-truth",
-                   str(truth), "--plot", str(plot), "--per-frame")
+    proc = cli("eval", str(pan_clip), "--reference", str(pan_clip), "--flow-truth",
+               str(truth), "--plot", str(plot), "--per-frame")
     assert proc.returncode == 0, proc.stderr
     rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines() if line}
     # the original is consistent with its own flow, and with the exact flow of the pan
