@@ -64,7 +64,11 @@ def cli(capsys) -> Callable[..., CliResult]:
     the load note, Ray batch jobs, the README's example) run it in a subprocess."""
     def run(*args: object) -> CliResult:
         capsys.readouterr()
-        code = main([str(a) for a in args])
+        threads = torch.get_num_threads()  # a render sets them for the process (--threads)
+        try:
+            code = main([str(a) for a in args])
+        finally:
+            torch.set_num_threads(threads)
         out, err = capsys.readouterr()
         return CliResult(code, out, err)
 
