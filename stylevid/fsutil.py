@@ -22,6 +22,18 @@ def check_writable(path: Path) -> None:
         raise UserError(f"cannot write {path}: it is a folder")
 
 
+def check_readable(path: Path, what: str) -> None:
+    """Fail early, with one line, if ``path`` is not a file this process can read (``what``
+    names it: "image", "video")."""
+    if not path.is_file():
+        raise UserError(f"{what} not found: {path}")
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
-from torch import Tensor
 
 from .errors import UserError
-from .fsutil import atomic_path, check_writable
+from .fsutil import atomic_path, check_readable, check_writable
+
+if TYPE_CHECKING:  # torch loads with the first tensor: the command line checks its inputs first
+    import torch
+    from torch import Tensor
 
 SKIMAGE_PREFIX = "skimage:"
 BUILTIN_PREFIX = "builtin:"  # builtin:swirls, builtin:embers (stylevid.painting)
@@ -50,14 +53,7 @@ def check_image_source(source: str) -> None:
     if text.startswith((SKIMAGE_PREFIX, BUILTIN_PREFIX)):
         read_image(text)
         return
-    path = Path(text)
-    if not path.is_file():
-        raise UserError(f"image not found: {path}")
-    try:
-        with open(path, "rb") as handle:
-            handle.read(1)
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    check_readable(Path(text), "image")
 
 
 def _skimage_image(name: str) -> np.ndarray:
@@ -110,6 +106,8 @@ def resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> Tensor:
     """RGB uint8 (H, W, 3) -> float tensor (1, 3, H, W) in [0, 1]."""
+    import torch
+
     array = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
     return array.unsqueeze(0).to(device)
 

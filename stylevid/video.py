@@ -18,7 +18,7 @@ import ffmpeg
 import numpy as np
 
 from .errors import UserError
-from .fsutil import atomic_path, check_writable
+from .fsutil import atomic_path, check_readable, check_writable
 from .imageio import read_image, resize_to
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -52,6 +52,8 @@ _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _VIDEO = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5})")
 _FPS = re.compile(r"(\d+(?:\.\d+)?) (?:fps|tbr)")
 _SAR = re.compile(r"\[SAR (\d+):(\d+) DAR")
+# ffmpeg opens a single picture as a one-frame "video" with these demuxers
+_STILL = re.compile(r"Input #0, (?:image2|\w+_pipe),")
 _ROTATION = re.compile(r"(?:rotation of |rotate\s*:\s*)(-?\d+(?:\.\d+)?)")
 
 
@@ -73,6 +75,9 @@ def parse_probe(text: str, source: str) -> VideoInfo:
         reason = ("it has no video stream" if "Input #0" in text
                   else lines[-1] if lines else "ffmpeg cannot open it")
         raise UserError(f"cannot read video {source}: {reason}")
+    if _STILL.search(text):
+        raise UserError(f"{source} is a still picture, not a video: stylize it with "
+                        "`stylevid stylize`, or give a folder of pictures for a video")
     width, height = int(video.group(1)), int(video.group(2))
     line = text[video.start():].splitlines()[0]
     aspect = _SAR.search(line)  # non-square pixels (DV, DVD): the width as displayed
@@ -100,8 +105,7 @@ def probe(source: str | Path, folder_fps: Fraction = DEFAULT_FOLDER_FPS) -> Vide
         first = read_image(frames[0])
         return VideoInfo(first.shape[1], first.shape[0], folder_fps,
                          len(frames) / float(folder_fps), False, frames)
-    if not path.is_file():
-        raise UserError(f"video not found: {path}")
+    check_readable(path, "video")
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True,
                           text=True, errors="replace")
     return parse_probe(proc.stderr, str(path))

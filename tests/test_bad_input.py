@@ -133,8 +133,10 @@ def test_a_replaced_output_is_announced(tmp_path, capsys):
       "--lr", "0"], "--lr must be > 0"),
     (["render", "{tmp}/photo.png", "--style", "builtin:swirls", "-o", "{tmp}/o.mp4",
       "--workers", "0"], "--workers must be >= 1"),
-    (["render", "{tmp}/photo.png", "--style", "builtin:swirls", "-o", "{tmp}/notes"],
+    (["render", "{tmp}", "--style", "builtin:swirls", "-o", "{tmp}/notes"],
      "it is a file, not a folder"),
+    (["render", "{tmp}/photo.png", "--style", "builtin:swirls", "-o", "{tmp}/o.mp4"],
+     "is a still picture, not a video"),
     (["eval", "{tmp}/photo.png", "--reference", "{tmp}/photo.png", "--plot", "{tmp}/p.txt"],
      "--plot"),
 ])

@@ -1,5 +1,6 @@
 """End to end: the real CLI on real paintings and photos."""
 
+import json
 import subprocess
 import sys
 
@@ -101,6 +102,30 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, cli, args, message):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_missing_input_is_refused_before_torch_loads(tmp_path):
+    """The typo's line comes at once, not after torch's 3 s import."""
+    style = tmp_path / "style.png"
+    cv2.imwrite(str(style), np.zeros((8, 8, 3), np.uint8))
+    commands = [
+        ["stylize", "missing.jpg", "--style", str(style), "-o", f"{tmp_path}/o.png"],
+        ["stylize", str(style), "--style", "gone.jpg", "-o", f"{tmp_path}/o.png"],
+        ["render", "missing.mp4", "--style", str(style), "-o", f"{tmp_path}/o.mp4"],
+        ["colorize", "sketch.png", "--reference", str(style), "-o", f"{tmp_path}/o.png"],
+    ]
+    script = ("import json, sys\nfrom stylevid.cli import main\n"
+              "codes = [main(args) for args in json.loads(sys.argv[1])]\n"
+              "print(json.dumps([codes, 'torch' in sys.modules]))")
+    proc = subprocess.run([sys.executable, "-c", script, json.dumps(commands)],
+                          capture_output=True, text=True, timeout=120)
+    assert json.loads(proc.stdout) == [[2, 2, 2, 2], False], proc.stderr
+    assert proc.stderr.splitlines() == [
+        "stylevid: error: image not found: missing.jpg",
+        "stylevid: error: image not found: gone.jpg",
+        "stylevid: error: video not found: missing.mp4",
+        "stylevid: error: image not found: sketch.png",
+    ]
 
 
 def test_failed_run_keeps_the_previous_output(tmp_path):

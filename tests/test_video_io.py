@@ -1,5 +1,7 @@
+import subprocess
 from fractions import Fraction
 
+import cv2
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from stylevid.video import (
     encode,
     encode_args,
     exact_fps,
+    ffmpeg_exe,
     output_size,
     parse_probe,
     probe,
@@ -37,6 +40,19 @@ def test_non_square_pixels_are_shown_at_their_display_width():
     info = parse_probe(dv, "dv.mp4")
     assert (info.width, info.height) == (480, 640)  # 640x480 as displayed, then rotated
     assert output_size(info, 64) == (48, 64)
+
+
+def test_a_still_picture_is_refused_but_an_animated_gif_is_a_video(tmp_path):
+    """ffmpeg opens a JPEG as a one-frame video at 25 fps: rendered, it gave a 0.04 s clip."""
+    for name in ("photo.jpg", "photo.png"):
+        cv2.imwrite(str(tmp_path / name), np.zeros((24, 32, 3), np.uint8))
+        with pytest.raises(UserError, match="is a still picture, not a video: .*stylize"):
+            probe(tmp_path / name)
+    gif = tmp_path / "moving.gif"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=32x24:rate=5:duration=1", str(gif)], check=True)
+    info = probe(gif)
+    assert (info.width, info.height, info.fps) == (32, 24, 5)
 
 
 def test_exact_fps():
