@@ -35,6 +35,13 @@ KEEP_FREED_PIXELS = 1280 * 720
 # Weight of the pixel anchor that holds "keep" regions to the content photo.
 KEEP_WEIGHT = 1e7
 
+# A coarse level only gives the next one its start, and its last evaluations polish detail
+# that the enlargement blurs: it stops on a plateau this many times looser than the final
+# level's. bedroom.mp4's first frame at 512x288: 64 evaluations at 256 px instead of 191, and
+# the full size reached the former default's final loss after 0.86x its time and ended 0.1 %
+# lower (docs/benchmarks.md, "A shot's first frame").
+COARSE_TOLERANCE_FACTOR = 10.0
+
 
 @dataclass(frozen=True, eq=False)
 class StyleImage:
@@ -181,7 +188,8 @@ class Stylizer:
 
             result = optimize_image(
                 image, objective, iterations=iterations or p.iterations,
-                optimizer=p.optimizer, lr=p.lr, tolerance=p.tolerance,
+                optimizer=p.optimizer, lr=p.lr,
+                tolerance=p.tolerance if final else p.tolerance * COARSE_TOLERANCE_FACTOR,
                 history=lbfgs_history(h * w), warm_start=warm_start and level == 0,
                 on_step=step,
             )

@@ -55,7 +55,9 @@ LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 # 13: a keyframe ahead is painted afresh where the camera has zoomed (lookahead.py)
 # 14: later passes hold each pixel by Motion.hold, and to the frame's last result wherever
 #     Ruder's weights hold less than all
-FORMAT_VERSION = 14
+# 15: a shot's first frame stops its coarse level on a looser plateau
+#     (engine.COARSE_TOLERANCE_FACTOR)
+FORMAT_VERSION = 15
 
 
 @dataclass
