@@ -252,6 +252,7 @@ def _check_inputs(pictures: Sequence[str], video: str | None = None) -> None:
 
 
 def _cmd_stylize(args: argparse.Namespace) -> int:
+    params = params_from_args(args)
     _check_inputs([args.content, *args.style])
     import numpy as np
 
@@ -259,7 +260,6 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
     from .regions import preview_sheet
     from .still import stylize_still
 
-    params = params_from_args(args)
     device = _device(args)
     output = Path(args.output)
     snapshot = None
@@ -322,12 +322,12 @@ class FrameBar(_Bar):
         self.desc = f"pass {pass_index}"
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    _check_inputs(args.style, video=args.input)
-    from .api import render_video
-
     params = params_from_args(args)
     options = render_options_from_args(args)
     specs = style_specs(args)
+    _check_inputs(args.style, video=args.input)
+    from .api import render_video
+
     if args.workers or args.ray_address:
         return _render_on_ray(args, params, options, specs)
     device = _device(args)
@@ -449,15 +449,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_colorize(args: argparse.Namespace) -> int:
-    _check_inputs([args.sketch, args.reference, *(args.style or [])])
+    args.style = args.style or []
+    params = params_from_args(args)
+    _check_inputs([args.sketch, args.reference, *args.style])
     from .colorize import colorize_regions, flat_colours, overlay_lines
     from .engine import Stylizer
     from .imageio import check_image_output, read_image, to_tensor, write_image
     from .regions import preview_sheet
     from .still import finish, load_at_size
 
-    args.style = args.style or []
-    params = params_from_args(args)
     output = Path(args.output)
     check_image_output(output)
     replaced = output.is_file()

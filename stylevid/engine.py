@@ -37,9 +37,9 @@ KEEP_WEIGHT = 1e7
 
 # A coarse level only gives the next one its start, and its last evaluations polish detail
 # that the enlargement blurs: it stops on a plateau this many times looser than the final
-# level's. bedroom.mp4's first frame at 512x288: 64 evaluations at 256 px instead of 191, and
-# the full size reached the former default's final loss after 0.86x its time and ended 0.1 %
-# lower (docs/benchmarks.md, "A shot's first frame").
+# level's. At 512 px: 61-64 evaluations at 256 px instead of 190, and the run ends after
+# 0.86-0.95x the time at the same loss within 0.2 % (docs/benchmarks.md, "A coarse level
+# stopped sooner").
 COARSE_TOLERANCE_FACTOR = 10.0
 
 
