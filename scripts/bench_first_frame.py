@@ -77,6 +77,8 @@ def main() -> None:
     unknown = set(variants) - set(VARIANTS)
     if unknown or "default" not in variants:
         parser.error(f"--variants: unknown {sorted(unknown)}, or no 'default'")
+    if "coarse to its plateau" in variants and len(video_params().scale_sizes(args.size)) != 2:
+        parser.error("'coarse to its plateau' stands for two levels: --size 512 to 1023")
     torch.set_num_threads(args.threads)
     machine = f"{cpu_description()}, {args.threads} threads, torch {torch.__version__}"
     print(machine, flush=True)
