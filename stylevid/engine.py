@@ -37,8 +37,8 @@ KEEP_WEIGHT = 1e7
 
 # A coarse level only gives the next one its start, and its last evaluations polish detail
 # that the enlargement blurs: it stops on a plateau this many times looser than the final
-# level's. At 512 px: 61-64 evaluations at 256 px instead of 190, and the run ends after
-# 0.86-0.95x the time at the same loss within 0.2 % (docs/benchmarks.md, "A coarse level
+# level's. At 512 px: 50-64 evaluations at 256 px instead of 151-190, and the run ends after
+# 0.79-0.95x the time at the same loss within 0.2 % (docs/benchmarks.md, "A coarse level
 # stopped sooner").
 COARSE_TOLERANCE_FACTOR = 10.0
 
