@@ -6,12 +6,9 @@ import argparse
 import contextlib
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from tqdm import tqdm
 
 from .config import (
     COLOR_MODES,
@@ -36,6 +33,8 @@ from .errors import UserError
 if TYPE_CHECKING:  # the engine (and torch) load only when a command runs
     import torch
     from torch import Tensor
+
+    from .progress import IterationBar
 
 
 DEMO_CONTENT = "skimage:chelsea"
@@ -209,36 +208,16 @@ def _other_load_note(args: argparse.Namespace, device: torch.device) -> Iterator
         print(note, file=sys.stderr)
 
 
-class _Bar:
-    """Holds a tqdm bar that is opened lazily (input errors print no empty bar)."""
+def _iteration_bar(params: StyleParams, *, iterations: int, quiet: bool, desc: str,
+                   snapshot: Callable[[int, Tensor], None] | None = None) -> IterationBar:
+    """The bar over the iterations of one picture's levels (see progress.IterationBar)."""
+    from .progress import IterationBar
 
-    bar: tqdm | None = None
+    return IterationBar(iterations=iterations, sizes=params.scale_sizes(),
+                        tolerance=params.level_tolerance(final=True),
+                        coarse_tolerance=params.level_tolerance(final=False), quiet=quiet,
+                        desc=desc, snapshot=snapshot)
 
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-class IterationBar(_Bar):
-    """tqdm bar over optimizer iterations with the current loss, opened at the first
-    iteration (so that input errors print no empty bar); writes snapshots."""
-
-    def __init__(self, total: int, *, quiet: bool, desc: str,
-                 snapshot: Callable[[int, Tensor], None] | None = None) -> None:
-        self.total, self.quiet, self.desc = total, quiet, desc
-        self.bar: tqdm | None = None
-        self.snapshot = snapshot
-
-    def __call__(self, step: int, loss: float, image: Tensor) -> None:
-        if self.bar is None:
-            self.bar = tqdm(total=self.total, desc=self.desc, unit="it", disable=self.quiet,
-                            dynamic_ncols=True)
-        self.bar.total = max(self.bar.total, step + 1)
-        self.bar.n = step + 1
-        self.bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
-        self.bar.refresh()
-        if self.snapshot is not None:
-            self.snapshot(step, image)
 
 def _check_inputs(pictures: Sequence[str], video: str | None = None) -> None:
     """A missing or unreadable input gets its one line before torch loads (3 s), not after."""
@@ -270,8 +249,8 @@ def _cmd_stylize(args: argparse.Namespace) -> int:
             if (step + 1) % args.snapshot_every == 0:
                 write_image(f"{stem}.iter{step + 1:05d}.png", to_array(image))
 
-    bar = IterationBar(params.iterations * len(params.scale_sizes()), quiet=args.quiet,
-                       desc="stylize", snapshot=snapshot)
+    bar = _iteration_bar(params, iterations=params.iterations, quiet=args.quiet,
+                         desc="stylize", snapshot=snapshot)
     replaced = output.is_file()
     try:
         with _other_load_note(args, device):
@@ -294,46 +273,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return _cmd_stylize(args)
 
 
-class FrameBar(_Bar):
-    """tqdm bar over video frames showing iterations per second and the current loss."""
-
-    def __init__(self, *, quiet: bool, desc: str = "render") -> None:
-        self.quiet, self.desc = quiet, desc
-        self.bar: tqdm | None = None
-        self.iterations = 0
-        self.started = time.monotonic()
-
-    def step(self, _step: int, _loss: float, _image: Tensor) -> None:
-        self.iterations += 1
-
-    def frame(self, index: int, total: int, loss: float) -> None:
-        if self.bar is None:
-            self.bar = tqdm(total=total, initial=index, desc=self.desc, unit="frame",
-                            disable=self.quiet, dynamic_ncols=True)
-        self.bar.total = max(self.bar.total, total)
-        rate = self.iterations / max(time.monotonic() - self.started, 1e-9)
-        self.bar.set_postfix({"it/s": f"{rate:.1f}", "loss": f"{loss:.4g}"}, refresh=False)
-        self.bar.update(index + 1 - self.bar.n)
-
-    def start_pass(self, pass_index: int) -> None:
-        """A new bar for pass ``pass_index`` of a multi-pass render."""
-        self.close()
-        self.bar = None
-        self.desc = f"pass {pass_index}"
-
 def _cmd_render(args: argparse.Namespace) -> int:
     params = params_from_args(args)
     options = render_options_from_args(args)
     specs = style_specs(args)
     _check_inputs(args.style, video=args.input)
     from .api import render_video
+    from .progress import FrameBar
 
     if args.workers or args.ray_address:
         return _render_on_ray(args, params, options, specs)
     device = _device(args)
     output = Path(args.output)
     replaced = output.is_file()
-    bar = FrameBar(quiet=args.quiet)
+    bar = FrameBar(quiet=args.quiet, first_frame=_iteration_bar(
+        params, iterations=options.first_iterations, quiet=args.quiet, desc="first frame"))
     try:
         with _other_load_note(args, device):
             summary = render_video(
@@ -350,21 +304,6 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-class ClusterBar(_Bar):
-    """tqdm bar over the frames of every video of a distributed render."""
-
-    def __init__(self, *, quiet: bool) -> None:
-        self.quiet = quiet
-        self.bar: tqdm | None = None
-
-    def __call__(self, frames: int, total: int, videos: int, videos_total: int) -> None:
-        if self.bar is None:
-            self.bar = tqdm(total=total, desc="frames", unit="frame", disable=self.quiet,
-                            dynamic_ncols=True)
-        self.bar.total = max(total, frames)
-        self.bar.set_postfix(videos=f"{videos}/{videos_total}", refresh=False)
-        self.bar.update(frames - self.bar.n)
-
 def _say(line: str) -> None:
     print(line, flush=True)
 
@@ -372,6 +311,7 @@ def _say(line: str) -> None:
 def _render_on_ray(args: argparse.Namespace, params: StyleParams, options: RenderOptions,
                    specs: list[StyleSpec]) -> int:
     from .distributed import VideoJob, render_many
+    from .progress import ClusterBar
 
     ray_options = RayOptions(workers=args.workers, chunk_frames=args.chunk_frames,
                              blend=args.blend, address=args.ray_address)
@@ -392,6 +332,7 @@ def _render_on_ray(args: argparse.Namespace, params: StyleParams, options: Rende
 
 def _cmd_batch(args: argparse.Namespace) -> int:
     from .api import run_job
+    from .progress import ClusterBar
 
     bar = ClusterBar(quiet=args.quiet)
     try:
@@ -466,8 +407,8 @@ def _cmd_colorize(args: argparse.Namespace) -> int:
     reference = read_image(args.reference)
     regions, labels = colorize_regions(sketch, reference, seed=params.seed)
     stylizer = Stylizer(params, device)
-    bar = IterationBar(params.iterations * len(params.scale_sizes()), quiet=args.quiet,
-                       desc="colorize")
+    bar = _iteration_bar(params, iterations=params.iterations, quiet=args.quiet,
+                         desc="colorize")
     init = to_tensor(flat_colours(regions, sketch.shape[:2]))
     try:
         with _other_load_note(args, device):

@@ -35,14 +35,6 @@ KEEP_FREED_PIXELS = 1280 * 720
 # Weight of the pixel anchor that holds "keep" regions to the content photo.
 KEEP_WEIGHT = 1e7
 
-# A coarse level only gives the next one its start, and its last evaluations polish detail
-# that the enlargement blurs: it stops on a plateau this many times looser than the final
-# level's. At 512 px: 50-64 evaluations at 256 px instead of 151-190, and the run ends after
-# 0.79-0.95x the time at the same loss within 0.2 % (docs/benchmarks.md, "A coarse level
-# stopped sooner").
-COARSE_TOLERANCE_FACTOR = 10.0
-
-
 @dataclass(frozen=True, eq=False)
 class StyleImage:
     """A style picture (RGB uint8), its blend weight, and optionally the part of it to use
@@ -189,7 +181,7 @@ class Stylizer:
             result = optimize_image(
                 image, objective, iterations=iterations or p.iterations,
                 optimizer=p.optimizer, lr=p.lr,
-                tolerance=p.tolerance if final else p.tolerance * COARSE_TOLERANCE_FACTOR,
+                tolerance=p.level_tolerance(final),
                 history=lbfgs_history(h * w), warm_start=warm_start and level == 0,
                 on_step=step,
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -23,6 +23,12 @@ _WINDOW = 20
 # line search spent 5-13 evaluations on a step of a hundredth of a grey level, and one
 # frame of bedroom.mp4 stopped there, after 6 evaluations, 11 % above its neighbours' loss.
 _MIN_WINDOW = 5
+# Along a run from a fresh start, the relative improvement per evaluation over the window
+# falls about as the evaluation count to this power, past the first 30 evaluations (40 level
+# runs from 128 to 512 px, coarse and final, four pictures: first frames and stills). The
+# forecast of the plateau stop is then within 20 % after 45 evaluations, 10 % after 60.
+_IMPROVEMENT_DECAY = 2.0
+_FORECAST_FROM = 30
 # L-BFGS's first step (no curvature known yet) is a plain step along the gradient that moves
 # no pixel value by more than this. Then it runs with a strong-Wolfe line search until its
 # curvature estimate is established, then with plain unit steps (one loss evaluation per
@@ -41,6 +47,25 @@ class OptimizeResult:
     image: Tensor
     losses: list[float]
     stopped_early: bool
+
+
+def improvement(losses: Sequence[float], window: int = _WINDOW) -> float:
+    """Relative improvement per evaluation over the last ``window`` evaluations."""
+    before = losses[-1 - window]
+    scale = window * abs(before)
+    return (before - losses[-1]) / scale if scale else 0.0
+
+
+def forecast_stop(losses: Sequence[float], tolerance: float) -> int | None:
+    """About how many evaluations a run from a fresh start makes before the plateau stop
+    (``tolerance``), from its ``losses`` so far; None before 30 or without a tolerance."""
+    count = len(losses)
+    if tolerance <= 0 or count < _FORECAST_FROM:
+        return None
+    rate = improvement(losses)
+    if rate <= tolerance:
+        return count
+    return max(count, round(count * (rate / tolerance) ** (1 / _IMPROVEMENT_DECAY)))
 
 
 def _make_optimizer(name: str, image: Tensor, lr: float,
@@ -170,11 +195,9 @@ def optimize_image(
         if not math.isfinite(losses[-1]) or torch.equal(point, image.detach()):
             stopped_early = True  # diverged, or converged: the step did not move the point
             break
-        if tolerance > 0 and len(losses) > (_MIN_WINDOW if warm_start else _WINDOW):
-            window = min(_WINDOW, len(losses) - 1)
-            before = losses[-1 - window]
-            if (before - losses[-1]) <= tolerance * window * abs(before):
-                stopped_early = True
-                break
+        if tolerance > 0 and len(losses) > (_MIN_WINDOW if warm_start else _WINDOW) \
+                and improvement(losses, min(_WINDOW, len(losses) - 1)) <= tolerance:
+            stopped_early = True
+            break
     return OptimizeResult(image=best_image.clamp(0.0, 1.0), losses=losses,
                           stopped_early=stopped_early)

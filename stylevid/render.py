@@ -56,7 +56,7 @@ LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 # 14: later passes hold each pixel by Motion.hold, and to the frame's last result wherever
 #     Ruder's weights hold less than all
 # 15: a shot's first frame stops its coarse level on a looser plateau
-#     (engine.COARSE_TOLERANCE_FACTOR)
+#     (config.COARSE_TOLERANCE_FACTOR)
 FORMAT_VERSION = 15
 
 

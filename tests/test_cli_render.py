@@ -37,8 +37,11 @@ def default_render(pan_clip, assets, tmp_path_factory):
     """One uninterrupted render with the default temporal settings: (output, frames folder)."""
     out = tmp_path_factory.mktemp("default") / "out_default.mp4"
     proc = run_cli("render", str(pan_clip), "--style", str(assets.painting), "-o", str(out),
-                   *FAST)
+                   *[arg for arg in FAST if arg != "--quiet"])
     assert proc.returncode == 0, proc.stderr
+    # the first frame's iterations show before the frame bar does
+    assert re.search(r"first frame 48x32: .*\d+it", proc.stderr), proc.stderr
+    assert proc.stderr.index("first frame") < proc.stderr.index("render:")
     return out, out.parent / ".out_default.mp4.stylevid/frames"
 
 

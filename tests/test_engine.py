@@ -4,8 +4,8 @@ import pytest
 import torch.nn.functional as F
 
 from stylevid import engine
-from stylevid.config import StyleParams
-from stylevid.engine import COARSE_TOLERANCE_FACTOR, Region, StyleImage, Stylizer
+from stylevid.config import COARSE_TOLERANCE_FACTOR, StyleParams
+from stylevid.engine import Region, StyleImage, Stylizer
 from stylevid.imageio import read_image, resize_to, to_tensor
 from stylevid.optimize import optimize_image
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from stylevid.optimize import _MIN_WINDOW, _WINDOW, optimize_image
+from stylevid.optimize import _MIN_WINDOW, _WINDOW, forecast_stop, optimize_image
 
 
 def quadratic(target):
@@ -57,6 +57,32 @@ def test_early_stop_on_plateau_and_calls_back_every_iteration():
                             on_step=lambda i, loss, img: seen.append(i))
     assert result.stopped_early
     assert seen == list(range(len(seen))) and len(seen) < 500
+
+
+def scripted(values):
+    """A loss whose values are ``values`` in turn and whose gradient moves every pixel."""
+    calls = iter(values)
+
+    def loss(x):
+        pull = (x * 1e-3).sum()
+        return pull - pull.detach() + next(calls)
+    return loss
+
+
+def test_the_plateau_stop_is_forecast_from_how_the_improvement_falls():
+    """A loss 1 + 1/n improves over the window about as 1/n^2, the decay the forecast
+    assumes: it names the evaluation the loop then stops at, closer as the run goes on."""
+    values = [1.0 + 1.0 / n for n in range(1, 2000)]
+    result = optimize_image(torch.full((1, 3, 4, 4), 0.5), scripted(values), iterations=1000,
+                            optimizer="adam", lr=1e-5, tolerance=2e-4)
+    assert result.stopped_early
+    stop = len(result.losses)
+    assert 60 < stop < 100
+    assert forecast_stop(values[:29], 2e-4) is None  # too early to tell
+    assert forecast_stop(values[:60], 0.0) is None  # no plateau stop at all
+    assert abs(forecast_stop(values[:40], 2e-4) / stop - 1) < 0.25
+    assert abs(forecast_stop(values[:60], 2e-4) / stop - 1) < 0.08
+    assert forecast_stop(values[:stop], 2e-4) == stop  # at the stop, the stop
 
 
 def test_unknown_optimizer():

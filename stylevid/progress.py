@@ -1,0 +1,141 @@
+"""Progress on the terminal: iterations of one picture, frames of a video, frames of a batch."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from torch import Tensor
+from tqdm import tqdm
+
+from .optimize import forecast_stop
+
+# While a frame is optimised, the frame bar shows its iterations at most this often.
+_REFRESH_SECONDS = 1.0
+
+
+class _Bar:
+    """Holds a tqdm bar that is opened lazily (input errors print no empty bar)."""
+
+    bar: tqdm | None = None
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class IterationBar(_Bar):
+    """One tqdm bar per coarse-to-fine level of one picture, named by the level's size,
+    over its iterations, with the loss; writes snapshots.
+
+    A level stops on its loss plateau long before ``iterations`` as a rule, so the bar's
+    total (and the time left) is the forecast of that stop (``optimize.forecast_stop``) from
+    the 30th iteration on, and unknown before. ``sizes`` are the levels' longest sides
+    (``StyleParams.scale_sizes``): a level at one of them but the last is a coarse one, with
+    ``coarse_tolerance``; any other is the final one, with ``tolerance``.
+    """
+
+    def __init__(self, *, iterations: int, sizes: list[int], tolerance: float,
+                 coarse_tolerance: float, quiet: bool, desc: str,
+                 snapshot: Callable[[int, Tensor], None] | None = None) -> None:
+        self.iterations, self.coarse_sizes = iterations, sizes[:-1]
+        self.tolerance, self.coarse_tolerance = tolerance, coarse_tolerance
+        self.quiet, self.desc, self.snapshot = quiet, desc, snapshot
+        self.shape: tuple[int, ...] = ()
+        self.losses: list[float] = []
+
+    def __call__(self, step: int, loss: float, image: Tensor) -> None:
+        shape = tuple(image.shape[-2:])
+        if self.bar is None or shape != self.shape:
+            self._open_level(shape)
+        assert self.bar is not None
+        self.losses.append(loss)
+        tolerance = self.coarse_tolerance if self._coarse() else self.tolerance
+        forecast = forecast_stop(self.losses, tolerance) if tolerance > 0 else self.iterations
+        self.bar.total = None if forecast is None else min(forecast, self.iterations)
+        self.bar.n = len(self.losses)
+        self.bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        self.bar.refresh()
+        if self.snapshot is not None:
+            self.snapshot(step, image)
+
+    def _coarse(self) -> bool:
+        return max(self.shape) in self.coarse_sizes
+
+    def _open_level(self, shape: tuple[int, ...]) -> None:
+        self.close()
+        self.shape, self.losses = shape, []
+        label = f"{self.desc} {shape[1]}x{shape[0]}" + (" (coarse)" if self._coarse() else "")
+        self.bar = tqdm(desc=label, unit="it", disable=self.quiet, dynamic_ncols=True)
+
+
+class FrameBar(_Bar):
+    """tqdm bar over video frames showing iterations per second and the current loss.
+
+    Before the first frame is done (minutes at the default size), ``first_frame`` shows its
+    iterations; then, during a long frame, the bar shows the frame's iterations each second.
+    """
+
+    def __init__(self, *, quiet: bool, first_frame: IterationBar | None,
+                 desc: str = "render") -> None:
+        self.quiet, self.desc, self.first_frame = quiet, desc, first_frame
+        self.bar: tqdm | None = None
+        self.iterations = self.frame_iterations = 0
+        self.started = self.refreshed = time.monotonic()
+
+    def step(self, step: int, loss: float, image: Tensor) -> None:
+        self.iterations += 1
+        self.frame_iterations += 1
+        if self.bar is None:
+            if self.first_frame is not None:
+                self.first_frame(step, loss, image)
+        elif time.monotonic() - self.refreshed >= _REFRESH_SECONDS:
+            self._show(loss)
+
+    def frame(self, index: int, total: int, loss: float) -> None:
+        if self.bar is None:
+            if self.first_frame is not None:
+                self.first_frame.close()
+                self.first_frame = None
+            self.bar = tqdm(total=total, initial=index, desc=self.desc, unit="frame",
+                            disable=self.quiet, dynamic_ncols=True)
+        self.bar.total = max(self.bar.total, total)
+        self.frame_iterations = 0
+        self._show(loss, refresh=False)
+        self.bar.update(index + 1 - self.bar.n)
+
+    def start_pass(self, pass_index: int) -> None:
+        """A new bar for pass ``pass_index`` of a multi-pass render."""
+        self.close()
+        self.desc = f"pass {pass_index}"
+
+    def close(self) -> None:
+        if self.first_frame is not None:
+            self.first_frame.close()
+        super().close()
+
+    def _show(self, loss: float, refresh: bool = True) -> None:
+        assert self.bar is not None
+        self.refreshed = time.monotonic()
+        rate = self.iterations / max(self.refreshed - self.started, 1e-9)
+        postfix = {"it/s": f"{rate:.1f}", "loss": f"{loss:.4g}"}
+        if self.frame_iterations:
+            postfix["frame it"] = str(self.frame_iterations)
+        self.bar.set_postfix(postfix, refresh=refresh)
+
+
+class ClusterBar(_Bar):
+    """tqdm bar over the frames of every video of a distributed render."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: tqdm | None = None
+
+    def __call__(self, frames: int, total: int, videos: int, videos_total: int) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc="frames", unit="frame", disable=self.quiet,
+                            dynamic_ncols=True)
+        self.bar.total = max(total, frames)
+        self.bar.set_postfix(videos=f"{videos}/{videos_total}", refresh=False)
+        self.bar.update(frames - self.bar.n)

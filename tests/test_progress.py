@@ -1,0 +1,47 @@
+"""Progress bars: a bar per level whose total is the forecast stop; a render's first frame."""
+
+import torch
+
+from stylevid.optimize import forecast_stop
+from stylevid.progress import FrameBar, IterationBar
+
+COARSE, FINE = torch.zeros(1, 3, 24, 32), torch.zeros(1, 3, 48, 64)
+
+
+def level_bar(desc: str) -> IterationBar:
+    return IterationBar(iterations=500, sizes=[32, 64], tolerance=2e-4, coarse_tolerance=2e-3,
+                        quiet=False, desc=desc)
+
+
+def test_each_level_has_a_bar_whose_total_is_the_forecast_of_its_plateau_stop(capsys):
+    losses = [1.0 + 1.0 / n for n in range(1, 61)]
+    bar = level_bar("stylize")
+    totals = []
+    for level in (COARSE, FINE):
+        for i, loss in enumerate(losses):
+            bar(i, loss, level)
+            if i == 20:
+                assert bar.bar is not None and bar.bar.total is None  # too early to tell
+        assert bar.bar is not None
+        totals.append(bar.bar.total)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "stylize 32x24 (coarse)" in err and "stylize 64x48:" in err
+    # each level's own tolerance: the coarse level is on its plateau, the final one goes on
+    assert totals == [forecast_stop(losses, 2e-3), forecast_stop(losses, 2e-4)]
+    assert totals[0] == 60 < totals[1]
+    assert f"60/{totals[1]}" in err
+
+
+def test_a_render_shows_its_first_frames_iterations_before_the_frame_bar(capsys):
+    bar = FrameBar(quiet=False, first_frame=level_bar("first frame"))
+    for i in range(5):
+        bar.step(i, 10.0 - i, FINE)
+    bar.frame(0, 10, 5.0)
+    bar.step(0, 4.0, FINE)
+    bar.frame(1, 10, 4.0)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "first frame 64x48: 5it" in err
+    assert err.index("first frame") < err.index("render:")
+    assert "2/10" in err and "loss=4" in err
