@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +24,9 @@ from .config import RayOptions, RegionSpec, RenderOptions, StyleParams, StyleSpe
 from .device import resolve_device
 from .engine import ProgressFn
 from .render import RenderSummary
+
+if TYPE_CHECKING:
+    from .distributed import BatchProgress
 
 StyleSource = str | Path | StyleSpec
 
@@ -94,7 +98,7 @@ def run_job(
     *,
     workers: int | None = None,
     address: str | None = None,
-    on_progress: Callable[[int, int, int, int], None] | None = None,
+    on_progress: Callable[[BatchProgress], None] | None = None,
     on_workers: Callable[[str], None] | None = None,
 ) -> JobResult:
     """Render every input of a YAML job on Ray (a local instance unless ``address``), with

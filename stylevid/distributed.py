@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import islice
@@ -418,7 +418,25 @@ class Outcome:
     frames: int = 0
 
 
-ProgressFn = Callable[[int, int, int, int], None]  # frames done, total, videos done, total
+@dataclass(frozen=True)
+class BatchProgress:
+    """Where a distributed render stands: frames written of all (each pass's count), videos
+    finished of all, and what the workers are doing (tasks running by kind: "flow range",
+    "keyframe", "chunk", in that order, kinds with none left out)."""
+
+    frames: int
+    frames_total: int
+    videos: int
+    videos_total: int
+    running: tuple[tuple[str, int], ...] = ()
+
+    def describe_running(self) -> str:
+        """"2 flow ranges, 1 keyframe" (empty when nothing runs)."""
+        return ", ".join(f"{count} {kind}{_s(count)}" for kind, count in self.running)
+
+
+ProgressFn = Callable[[BatchProgress], None]
+_TASK_KINDS = {"MotionTask": "flow range", "KeyframeTask": "keyframe", "ChunkTask": "chunk"}
 StateFn = Callable[[VideoJob, str, str], None]  # job, state, reason
 
 
@@ -595,7 +613,7 @@ class _Batch:
             except UserError as exc:
                 self.set_state(task.video, "failed", str(exc))
 
-    def progress(self, running: Iterable[Any]) -> tuple[int, int, int, int]:
+    def progress(self, running: Sequence[Any]) -> BatchProgress:
         """Frames done (of finished chunks, and written by the ``running`` ones), frames in
         all, videos finished, videos in all; with ``passes``, each pass's frames count."""
         done = self.finished_frames + sum(
@@ -603,7 +621,11 @@ class _Batch:
             for t in running if isinstance(t, ChunkTask))
         total = sum(p.frames if p.chunks else expected_frames(p.info, self.options)
                     for p in self.plans.values()) + sum(o.frames for o in self.outcomes.values())
-        return done, total * self.options.passes, len(self.outcomes), len(self.jobs)
+        kinds = [type(t).__name__ for t in running]
+        return BatchProgress(done, total * self.options.passes, len(self.outcomes),
+                             len(self.jobs),
+                             tuple((label, kinds.count(kind)) for kind, label in
+                                   _TASK_KINDS.items() if kind in kinds))
 
 
 def render_many(
@@ -650,12 +672,12 @@ def render_many(
             batch.set_state(task.video, "failed", _one_line(exc))
         pool.drop(lambda t: t.video != task.video)
 
-    last: list[tuple[int, int, int, int]] = []
+    last: list[BatchProgress] = []
 
     def on_tick() -> None:
         progress = batch.progress(pool.running())
         if on_progress and progress not in last:  # a log file gets a line per change
-            on_progress(*progress)
+            on_progress(progress)
             last[:] = [progress]
 
     try:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from torch import Tensor
 from tqdm import tqdm
 
 from .optimize import forecast_stop
+
+if TYPE_CHECKING:
+    from .distributed import BatchProgress
 
 # While a frame is optimised, the frame bar shows its iterations at most this often.
 _REFRESH_SECONDS = 1.0
@@ -126,16 +130,21 @@ class FrameBar(_Bar):
 
 
 class ClusterBar(_Bar):
-    """tqdm bar over the frames of every video of a distributed render."""
+    """tqdm bar over the frames of every video of a distributed render, with the videos
+    finished and what the workers are doing (minutes of flow and keyframes come before the
+    first frame of a chunk)."""
 
     def __init__(self, *, quiet: bool) -> None:
         self.quiet = quiet
         self.bar: tqdm | None = None
 
-    def __call__(self, frames: int, total: int, videos: int, videos_total: int) -> None:
+    def __call__(self, progress: BatchProgress) -> None:
         if self.bar is None:
-            self.bar = tqdm(total=total, desc="frames", unit="frame", disable=self.quiet,
-                            dynamic_ncols=True)
-        self.bar.total = max(total, frames)
-        self.bar.set_postfix(videos=f"{videos}/{videos_total}", refresh=False)
-        self.bar.update(frames - self.bar.n)
+            self.bar = tqdm(total=progress.frames_total, desc="frames", unit="frame",
+                            disable=self.quiet, dynamic_ncols=True)
+        self.bar.total = max(progress.frames_total, progress.frames)
+        running = progress.describe_running()
+        self.bar.set_postfix_str(f"videos {progress.videos}/{progress.videos_total}"
+                                 + (f", running {running}" if running else ""), refresh=False)
+        self.bar.n = progress.frames
+        self.bar.refresh()

@@ -1,5 +1,6 @@
 """Ray: chunk planning, job files, batch jobs, worker faults and chunk seams."""
 
+import itertools
 import json
 import os
 import signal
@@ -269,10 +270,17 @@ def test_chunk_seam_is_as_consistent_as_the_interior(clips, tmp_path, assets, ra
     0.12x and 1.6x; 2.4x when each keyframe was rendered fresh)."""
     job = VideoJob(clips / "long.mp4", tmp_path / "seam.mp4",
                    (StyleSpec(str(assets.painting)),), tmp_path / "work")
+    progress: list = []
     [outcome] = render_many([job], StyleParams(size=W, iterations=10),
                             RenderOptions(first_iterations=30),
-                            RayOptions(workers=2, chunk_frames=12, blend=8))
+                            RayOptions(workers=2, chunk_frames=12, blend=8),
+                            on_progress=progress.append)
     assert outcome.state == "done", outcome.reason
+    # progress: flow ranges, then the keyframe, then the chunks; frames never go back
+    order = [kind for p in progress for kind, _ in p.running]
+    assert order.index("flow range") < order.index("keyframe") < order.index("chunk"), order
+    assert all(a.frames <= b.frames for a, b in itertools.pairwise(progress))
+    assert (progress[-1].frames, progress[-1].frames_total, progress[-1].videos) == (24, 24, 1)
     frames = [read_image(p) for p in sorted((tmp_path / "work/frames").glob("*.png"))]
     flow, mask = pan_flow(W, H, 2)
     pairs = [warping_error(frames[t - 1:t + 1], [flow], [mask]) for t in range(1, 24)]
