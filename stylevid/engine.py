@@ -35,6 +35,7 @@ KEEP_FREED_PIXELS = 1280 * 720
 # Weight of the pixel anchor that holds "keep" regions to the content photo.
 KEEP_WEIGHT = 1e7
 
+
 @dataclass(frozen=True, eq=False)
 class StyleImage:
     """A style picture (RGB uint8), its blend weight, and optionally the part of it to use
