@@ -75,11 +75,16 @@ class IterationBar(_Bar):
 
 
 class FrameBar(_Bar):
-    """tqdm bar over video frames showing iterations per second and the current loss.
+    """tqdm bar over video frames with the time left, iterations per second and the loss.
 
     Before the first frame is done (minutes at the default size), ``first_frame`` shows its
     iterations; then, during a long frame, the bar shows the frame's iterations each second.
+    The time left is the frames left times the mean time of the frames done since the first
+    (a shot's first frame takes many times a later one's), counted down during a frame; not
+    tqdm's rate, which a long frame (one that paints keyframes ahead) drags up while it runs.
     """
+
+    _FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
 
     def __init__(self, *, quiet: bool, first_frame: IterationBar | None,
                  desc: str = "render") -> None:
@@ -87,6 +92,9 @@ class FrameBar(_Bar):
         self.bar: tqdm | None = None
         self.iterations = self.frame_iterations = 0
         self.started = self.refreshed = time.monotonic()
+        self.timed_from: tuple[int, float] = (0, self.started)  # frames done, at
+        self.frame_seconds: float | None = None  # mean of the frames done since
+        self.done_at = self.started
 
     def step(self, step: int, loss: float, image: Tensor) -> None:
         self.iterations += 1
@@ -98,35 +106,47 @@ class FrameBar(_Bar):
             self._show(loss)
 
     def frame(self, index: int, total: int, loss: float) -> None:
+        self.done_at = time.monotonic()
         if self.bar is None:
             if self.first_frame is not None:
                 self.first_frame.close()
                 self.first_frame = None
             self.bar = tqdm(total=total, initial=index, desc=self.desc, unit="frame",
-                            disable=self.quiet, dynamic_ncols=True)
+                            disable=self.quiet, dynamic_ncols=True, bar_format=self._FORMAT)
+            self.timed_from = (index + 1, self.done_at)
+        else:
+            frames, since = self.timed_from
+            self.frame_seconds = (self.done_at - since) / max(index + 1 - frames, 1)
         self.bar.total = max(self.bar.total, total)
+        self.bar.n = index + 1
         self.frame_iterations = 0
-        self._show(loss, refresh=False)
-        self.bar.update(index + 1 - self.bar.n)
+        self._show(loss)
 
     def start_pass(self, pass_index: int) -> None:
         """A new bar for pass ``pass_index`` of a multi-pass render."""
         self.close()
-        self.desc = f"pass {pass_index}"
+        self.desc, self.frame_seconds = f"pass {pass_index}", None
 
     def close(self) -> None:
         if self.first_frame is not None:
             self.first_frame.close()
         super().close()
 
-    def _show(self, loss: float, refresh: bool = True) -> None:
+    def _show(self, loss: float) -> None:
         assert self.bar is not None
         self.refreshed = time.monotonic()
-        rate = self.iterations / max(self.refreshed - self.started, 1e-9)
-        postfix = {"it/s": f"{rate:.1f}", "loss": f"{loss:.4g}"}
+        postfix = {}
+        if self.frame_seconds is not None:
+            left = self.frame_seconds * (self.bar.total - self.bar.n) \
+                - (self.refreshed - self.done_at)
+            postfix["left"] = tqdm.format_interval(max(left, 0.0))
+            postfix["s/frame"] = f"{self.frame_seconds:.1f}"
+        postfix["it/s"] = f"{self.iterations / max(self.refreshed - self.started, 1e-9):.1f}"
+        postfix["loss"] = f"{loss:.4g}"
         if self.frame_iterations:
             postfix["frame it"] = str(self.frame_iterations)
-        self.bar.set_postfix(postfix, refresh=refresh)
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.refresh()
 
 
 class ClusterBar(_Bar):

@@ -2,6 +2,7 @@
 
 import torch
 
+from stylevid import progress
 from stylevid.optimize import forecast_stop
 from stylevid.progress import FrameBar, IterationBar
 
@@ -45,3 +46,23 @@ def test_a_render_shows_its_first_frames_iterations_before_the_frame_bar(capsys)
     assert "first frame 64x48: 5it" in err
     assert err.index("first frame") < err.index("render:")
     assert "2/10" in err and "loss=4" in err
+
+
+def test_the_time_left_is_the_mean_frame_after_the_first_and_a_long_frame_counts_it_down(
+        capsys, monkeypatch):
+    """The first frame (here 100 s) is not a later frame's measure; a frame that runs long
+    (keyframes ahead) counts the time left down instead of multiplying it."""
+    clock = [0.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    bar = FrameBar(quiet=False, first_frame=None)
+    for index, at in enumerate((100.0, 110.0, 120.0)):
+        clock[0] = at
+        bar.step(0, 5.0, FINE)
+        bar.frame(index, 10, 5.0)
+    err = capsys.readouterr().err
+    clock[0] = 150.0
+    bar.step(0, 4.0, FINE)
+    bar.close()
+    last = capsys.readouterr().err
+    assert "3/10" in err and "left=01:10" in err and "s/frame=10.0" in err  # 7 frames of 10 s
+    assert "left=00:40" in last and "s/frame=10.0" in last and "frame it=1" in last
