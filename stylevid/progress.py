@@ -152,19 +152,32 @@ class FrameBar(_Bar):
 class ClusterBar(_Bar):
     """tqdm bar over the frames of every video of a distributed render, with the videos
     finished and what the workers are doing (minutes of flow and keyframes come before the
-    first frame of a chunk)."""
+    first frame of a chunk). The time left is from the rate of frames since the first frame
+    was written, not since the start, which counted those minutes too."""
 
     def __init__(self, *, quiet: bool) -> None:
         self.quiet = quiet
         self.bar: tqdm | None = None
+        self.first_frames: tuple[int, float] | None = None  # frames, at
 
     def __call__(self, progress: BatchProgress) -> None:
+        now = time.monotonic()
         if self.bar is None:
             self.bar = tqdm(total=progress.frames_total, desc="frames", unit="frame",
-                            disable=self.quiet, dynamic_ncols=True)
+                            disable=self.quiet, dynamic_ncols=True,
+                            bar_format=FrameBar._FORMAT)
+        if self.first_frames is None and progress.frames:
+            self.first_frames = (progress.frames, now)
         self.bar.total = max(progress.frames_total, progress.frames)
-        running = progress.describe_running()
-        self.bar.set_postfix_str(f"videos {progress.videos}/{progress.videos_total}"
-                                 + (f", running {running}" if running else ""), refresh=False)
         self.bar.n = progress.frames
+        parts = [f"videos {progress.videos}/{progress.videos_total}"]
+        if self.first_frames is not None and progress.frames > self.first_frames[0]:
+            frames, since = self.first_frames
+            rate = (progress.frames - frames) / max(now - since, 1e-9)
+            left = (self.bar.total - progress.frames) / rate
+            parts.insert(0, f"left {tqdm.format_interval(left)}")
+        running = progress.describe_running()
+        if running:
+            parts.append(f"running {running}")
+        self.bar.set_postfix_str(", ".join(parts), refresh=False)
         self.bar.refresh()

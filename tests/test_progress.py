@@ -3,8 +3,9 @@
 import torch
 
 from stylevid import progress
+from stylevid.distributed import BatchProgress
 from stylevid.optimize import forecast_stop
-from stylevid.progress import FrameBar, IterationBar
+from stylevid.progress import ClusterBar, FrameBar, IterationBar
 
 COARSE, FINE = torch.zeros(1, 3, 24, 32), torch.zeros(1, 3, 48, 64)
 
@@ -66,3 +67,21 @@ def test_the_time_left_is_the_mean_frame_after_the_first_and_a_long_frame_counts
     last = capsys.readouterr().err
     assert "3/10" in err and "left=01:10" in err and "s/frame=10.0" in err  # 7 frames of 10 s
     assert "left=00:40" in last and "s/frame=10.0" in last and "frame it=1" in last
+
+
+def test_a_batch_s_time_left_is_from_the_frames_since_the_first_was_written(capsys,
+                                                                           monkeypatch):
+    """Flow and keyframes take minutes before any chunk writes a frame: the rate of frames
+    is counted from the first one, and the bar says what runs meanwhile."""
+    clock = [0.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    bar = ClusterBar(quiet=False)
+    for at, frames, running in ((0.0, 0, (("flow range", 2),)), (100.0, 0, (("keyframe", 1),)),
+                                (110.0, 2, (("chunk", 2),)), (130.0, 6, (("chunk", 2),))):
+        clock[0] = at
+        bar(BatchProgress(frames, 24, 0, 1, running))
+    bar.close()
+    err = capsys.readouterr().err
+    assert "running 2 flow ranges" in err and "running 1 keyframe" in err
+    # 4 frames in the 20 s since the first two: 18 left take 90 s (since the start: 390 s)
+    assert "6/24" in err and "left 01:30, videos 0/1, running 2 chunks" in err
