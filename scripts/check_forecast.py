@@ -20,12 +20,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_video import RESULTS  # noqa: E402
 
-from stylevid.optimize import forecast_stop, improvement  # noqa: E402
+from stylevid.optimize import _WINDOW, forecast_stop, improvement  # noqa: E402
 
 TRACES = ("first_frame.json", "first_frame_avx2.json")
 TOLERANCES = (2e-4, 2e-3)
 AFTER = (31, 46, 61, 91, 121)
-WINDOW = 20
 
 
 def levels(path: Path) -> list[tuple[str, list[float]]]:
@@ -41,7 +40,7 @@ def levels(path: Path) -> list[tuple[str, list[float]]]:
 
 def rule_stop(losses: list[float], tolerance: float) -> int | None:
     """The iteration count after which the plateau rule stops (None: it does not)."""
-    for count in range(WINDOW + 2, len(losses) + 1):
+    for count in range(_WINDOW + 2, len(losses) + 1):
         if improvement(losses[:count]) <= tolerance:
             return count
     return None

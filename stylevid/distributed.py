@@ -436,7 +436,7 @@ class BatchProgress:
 
 
 ProgressFn = Callable[[BatchProgress], None]
-_TASK_KINDS = {"MotionTask": "flow range", "KeyframeTask": "keyframe", "ChunkTask": "chunk"}
+_TASK_KINDS = {MotionTask: "flow range", KeyframeTask: "keyframe", ChunkTask: "chunk"}
 StateFn = Callable[[VideoJob, str, str], None]  # job, state, reason
 
 
@@ -621,7 +621,7 @@ class _Batch:
             for t in running if isinstance(t, ChunkTask))
         total = sum(p.frames if p.chunks else expected_frames(p.info, self.options)
                     for p in self.plans.values()) + sum(o.frames for o in self.outcomes.values())
-        kinds = [type(t).__name__ for t in running]
+        kinds = [type(t) for t in running]
         return BatchProgress(done, total * self.options.passes, len(self.outcomes),
                              len(self.jobs),
                              tuple((label, kinds.count(kind)) for kind, label in

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 # While a frame is optimised, the frame bar shows its iterations at most this often.
 _REFRESH_SECONDS = 1.0
+# tqdm's line without its own rate and time left (see _Pace).
+_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
 
 
 class _Bar:
@@ -74,17 +76,39 @@ class IterationBar(_Bar):
         self.bar = tqdm(desc=label, unit="it", disable=self.quiet, dynamic_ncols=True)
 
 
+class _Pace:
+    """Time left from the mean time of the items done since the first one seen (what came
+    before it, a shot's first frame or a batch's flow and keyframes, is no measure of the
+    rest), counted down between items. tqdm's own rate counts that first stretch, and, if
+    the bar is refreshed while an item runs, climbs with the time the item takes."""
+
+    def __init__(self) -> None:
+        self.mark: tuple[int, float] | None = None  # items done, at
+        self.seconds: float | None = None  # mean time of an item since the mark
+        self.done_at = 0.0
+
+    def done(self, count: int, now: float) -> None:
+        """``count`` items are done at ``now``."""
+        if self.mark is None:
+            self.mark = (count, now)
+        elif count > self.mark[0]:
+            self.seconds = (now - self.mark[1]) / (count - self.mark[0])
+        self.done_at = now
+
+    def left(self, remaining: int, now: float) -> str | None:
+        """The time ``remaining`` items take, as tqdm writes it (None: not known yet)."""
+        if self.seconds is None:
+            return None
+        return tqdm.format_interval(max(self.seconds * remaining - (now - self.done_at), 0.0))
+
+
 class FrameBar(_Bar):
     """tqdm bar over video frames with the time left, iterations per second and the loss.
 
     Before the first frame is done (minutes at the default size), ``first_frame`` shows its
     iterations; then, during a long frame, the bar shows the frame's iterations each second.
-    The time left is the frames left times the mean time of the frames done since the first
-    (a shot's first frame takes many times a later one's), counted down during a frame; not
-    tqdm's rate, which a long frame (one that paints keyframes ahead) drags up while it runs.
+    The time left is from the frames after the first (see _Pace).
     """
-
-    _FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
 
     def __init__(self, *, quiet: bool, first_frame: IterationBar | None,
                  desc: str = "render") -> None:
@@ -92,9 +116,7 @@ class FrameBar(_Bar):
         self.bar: tqdm | None = None
         self.iterations = self.frame_iterations = 0
         self.started = self.refreshed = time.monotonic()
-        self.timed_from: tuple[int, float] = (0, self.started)  # frames done, at
-        self.frame_seconds: float | None = None  # mean of the frames done since
-        self.done_at = self.started
+        self.pace = _Pace()
 
     def step(self, step: int, loss: float, image: Tensor) -> None:
         self.iterations += 1
@@ -106,17 +128,13 @@ class FrameBar(_Bar):
             self._show(loss)
 
     def frame(self, index: int, total: int, loss: float) -> None:
-        self.done_at = time.monotonic()
         if self.bar is None:
             if self.first_frame is not None:
                 self.first_frame.close()
                 self.first_frame = None
             self.bar = tqdm(total=total, initial=index, desc=self.desc, unit="frame",
-                            disable=self.quiet, dynamic_ncols=True, bar_format=self._FORMAT)
-            self.timed_from = (index + 1, self.done_at)
-        else:
-            frames, since = self.timed_from
-            self.frame_seconds = (self.done_at - since) / max(index + 1 - frames, 1)
+                            disable=self.quiet, dynamic_ncols=True, bar_format=_FORMAT)
+        self.pace.done(index + 1, time.monotonic())
         self.bar.total = max(self.bar.total, total)
         self.bar.n = index + 1
         self.frame_iterations = 0
@@ -125,7 +143,7 @@ class FrameBar(_Bar):
     def start_pass(self, pass_index: int) -> None:
         """A new bar for pass ``pass_index`` of a multi-pass render."""
         self.close()
-        self.desc, self.frame_seconds = f"pass {pass_index}", None
+        self.desc, self.pace = f"pass {pass_index}", _Pace()
 
     def close(self) -> None:
         if self.first_frame is not None:
@@ -136,11 +154,10 @@ class FrameBar(_Bar):
         assert self.bar is not None
         self.refreshed = time.monotonic()
         postfix = {}
-        if self.frame_seconds is not None:
-            left = self.frame_seconds * (self.bar.total - self.bar.n) \
-                - (self.refreshed - self.done_at)
-            postfix["left"] = tqdm.format_interval(max(left, 0.0))
-            postfix["s/frame"] = f"{self.frame_seconds:.1f}"
+        left = self.pace.left(self.bar.total - self.bar.n, self.refreshed)
+        if left is not None:
+            postfix["left"] = left
+            postfix["s/frame"] = f"{self.pace.seconds:.1f}"
         postfix["it/s"] = f"{self.iterations / max(self.refreshed - self.started, 1e-9):.1f}"
         postfix["loss"] = f"{loss:.4g}"
         if self.frame_iterations:
@@ -152,32 +169,27 @@ class FrameBar(_Bar):
 class ClusterBar(_Bar):
     """tqdm bar over the frames of every video of a distributed render, with the videos
     finished and what the workers are doing (minutes of flow and keyframes come before the
-    first frame of a chunk). The time left is from the rate of frames since the first frame
-    was written, not since the start, which counted those minutes too."""
+    first frame of a chunk); the time left is from the frames after the first written (see
+    _Pace)."""
 
     def __init__(self, *, quiet: bool) -> None:
         self.quiet = quiet
         self.bar: tqdm | None = None
-        self.first_frames: tuple[int, float] | None = None  # frames, at
+        self.pace = _Pace()
 
     def __call__(self, progress: BatchProgress) -> None:
         now = time.monotonic()
         if self.bar is None:
             self.bar = tqdm(total=progress.frames_total, desc="frames", unit="frame",
-                            disable=self.quiet, dynamic_ncols=True,
-                            bar_format=FrameBar._FORMAT)
-        if self.first_frames is None and progress.frames:
-            self.first_frames = (progress.frames, now)
+                            disable=self.quiet, dynamic_ncols=True, bar_format=_FORMAT)
+        if progress.frames and progress.frames != self.bar.n:
+            self.pace.done(progress.frames, now)
         self.bar.total = max(progress.frames_total, progress.frames)
         self.bar.n = progress.frames
-        parts = [f"videos {progress.videos}/{progress.videos_total}"]
-        if self.first_frames is not None and progress.frames > self.first_frames[0]:
-            frames, since = self.first_frames
-            rate = (progress.frames - frames) / max(now - since, 1e-9)
-            left = (self.bar.total - progress.frames) / rate
-            parts.insert(0, f"left {tqdm.format_interval(left)}")
+        left = self.pace.left(self.bar.total - progress.frames, now)
         running = progress.describe_running()
-        if running:
-            parts.append(f"running {running}")
-        self.bar.set_postfix_str(", ".join(parts), refresh=False)
+        parts = [f"left {left}" if left else "",
+                 f"videos {progress.videos}/{progress.videos_total}",
+                 f"running {running}" if running else ""]
+        self.bar.set_postfix_str(", ".join(part for part in parts if part), refresh=False)
         self.bar.refresh()
