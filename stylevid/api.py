@@ -71,7 +71,9 @@ def render_video(
 ) -> RenderSummary:
     """Stylize a video file or frame folder into ``output`` (a video file, or a folder for
     PNG frames) with temporal consistency; resumes a stopped render of the same settings.
-    ``params`` defaults to :func:`video_params` (512 px, 20 iterations a later frame)."""
+    ``params`` defaults to :func:`video_params` (512 px, 20 iterations a later frame).
+    ``on_frame(index, total, loss)`` follows each frame written; a resumed render first
+    reports the last frame it holds, with the loss NaN."""
     from .engine import Stylizer
     from .render import render_video as render
     from .video_regions import regions_source

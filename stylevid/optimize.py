@@ -30,7 +30,7 @@ _MIN_WINDOW = 5
 # one lies within -12 % and +24 % (docs/benchmarks.md, "Progress: forecasting the plateau
 # stop").
 _IMPROVEMENT_DECAY = 2.0
-_FORECAST_FROM = 30
+FORECAST_FROM = 30
 # L-BFGS's first step (no curvature known yet) is a plain step along the gradient that moves
 # no pixel value by more than this. Then it runs with a strong-Wolfe line search until its
 # curvature estimate is established, then with plain unit steps (one loss evaluation per
@@ -62,7 +62,7 @@ def forecast_stop(losses: Sequence[float], tolerance: float) -> int | None:
     """About how many evaluations a run from a fresh start makes before the plateau stop
     (``tolerance``), from its ``losses`` so far; None before 30 or without a tolerance."""
     count = len(losses)
-    if tolerance <= 0 or count < _FORECAST_FROM:
+    if tolerance <= 0 or count < FORECAST_FROM:
         return None
     rate = improvement(losses)
     if rate <= tolerance:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 from torch import Tensor
 from tqdm import tqdm
 
-from .optimize import forecast_stop
+from .optimize import FORECAST_FROM, forecast_stop
 
 if TYPE_CHECKING:
     from .distributed import BatchProgress
@@ -37,7 +38,8 @@ class IterationBar(_Bar):
 
     A level stops on its loss plateau long before ``iterations`` as a rule, so the bar's
     total (and the time left) is the forecast of that stop (``optimize.forecast_stop``) from
-    the 30th iteration on, and unknown before. ``sizes`` are the levels' longest sides
+    the 30th iteration on, and unknown before (the cap ``iterations`` if it is at most 30).
+    ``sizes`` are the levels' longest sides
     (``StyleParams.scale_sizes``): a level at one of them but the last is a coarse one, with
     ``coarse_tolerance``; any other is the final one, with ``tolerance``.
     """
@@ -59,6 +61,8 @@ class IterationBar(_Bar):
         self.losses.append(loss)
         tolerance = self.coarse_tolerance if self._coarse() else self.tolerance
         forecast = forecast_stop(self.losses, tolerance) if tolerance > 0 else self.iterations
+        if forecast is None and self.iterations <= FORECAST_FROM:
+            forecast = self.iterations  # the cap comes before any forecast
         self.bar.total = None if forecast is None else min(forecast, self.iterations)
         self.bar.n = len(self.losses)
         self.bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
@@ -159,7 +163,8 @@ class FrameBar(_Bar):
             postfix["left"] = left
             postfix["s/frame"] = f"{self.pace.seconds:.1f}"
         postfix["it/s"] = f"{self.iterations / max(self.refreshed - self.started, 1e-9):.1f}"
-        postfix["loss"] = f"{loss:.4g}"
+        if not math.isnan(loss):  # a resumed render's frames done
+            postfix["loss"] = f"{loss:.4g}"
         if self.frame_iterations:
             postfix["frame it"] = str(self.frame_iterations)
         self.bar.set_postfix(postfix, refresh=False)

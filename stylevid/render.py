@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from collections import deque
@@ -68,7 +69,9 @@ class RenderSummary:
     seconds: float
 
 
-FrameCallback = Callable[[int, int, float], None]  # (frame index, frames total, loss)
+# (frame index, frames total, loss); a resumed render first reports its last finished frame
+# with the loss NaN
+FrameCallback = Callable[[int, int, float], None]
 RegionsFn = Callable[[int, np.ndarray], Sequence[Region]]
 AnchorsFn = Callable[[int, np.ndarray], Sequence[PixelAnchor]]
 
@@ -347,6 +350,8 @@ def render_frames(
                                render_key, paint_key, renderer.stylizer.device)
     cuts: list[int] = []
     rendered = count = 0
+    if done and on_frame is not None:
+        on_frame(done - 1, max(total, done), math.nan)
     try:
         reading = _frames_ahead(read(), done, prefetch,
                                 lookahead=max(4, options.lookahead + 1 if ahead else 0))

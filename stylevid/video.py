@@ -6,6 +6,7 @@ Frames are RGB uint8 arrays. A folder of numbered pictures works as a video too.
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -26,14 +27,28 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v")  # containers that hold H.264 
 DEFAULT_FOLDER_FPS = Fraction(25)
 
 
-def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary to use."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
+def ffmpeg_exe(filters: tuple[str, ...] = ()) -> str:
+    """Path of the ffmpeg binary to use: the one on PATH if it has ``filters``, else the
+    binary of imageio-ffmpeg (every release since 0.4.9 has zscale and tonemap)."""
     import imageio_ffmpeg
 
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    found = shutil.which("ffmpeg")
+    if found and (not filters or set(filters) <= _filters_of(found)):
+        return found
+    bundled = imageio_ffmpeg.get_ffmpeg_exe()
+    missing = set(filters) - _filters_of(bundled) if filters else set()
+    if missing:
+        raise UserError(f"ffmpeg at {bundled} has no {', '.join(sorted(missing))} filter")
+    return bundled
+
+
+@functools.cache
+def _filters_of(exe: str) -> frozenset[str]:
+    """Names of the filters an ffmpeg binary has."""
+    listing = subprocess.run([exe, "-hide_banner", "-filters"], capture_output=True,
+                             text=True, errors="replace").stdout
+    return frozenset(line.split()[1] for line in listing.splitlines()
+                     if len(line.split()) > 2 and "->" in line.split()[2])
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,7 @@ class VideoInfo:
     duration: float  # seconds
     has_audio: bool
     frames: list[Path] | None = None  # the pictures of a frame folder
+    transfer: str | None = None  # an HDR video's transfer (HDR_TRANSFERS), None for SDR
 
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
@@ -55,6 +71,19 @@ _SAR = re.compile(r"\[SAR (\d+):(\d+) DAR")
 # ffmpeg opens a single picture as a one-frame "video" with these demuxers
 _STILL = re.compile(r"Input #0, (?:image2|\w+_pipe),")
 _ROTATION = re.compile(r"(?:rotation of |rotate\s*:\s*)(-?\d+(?:\.\d+)?)")
+
+# HDR video (PQ, SMPTE ST 2084: HDR10, Dolby Vision's base layer; HLG, ARIB STD-B67: what
+# phones record) is tone-mapped to SDR BT.709 as it is decoded; decoded as if it were SDR
+# it looks grey and dim (PQ's reference white came out at 146 of 255 instead of 255).
+HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
+_TRANSFER = re.compile(r"\b(" + "|".join(HDR_TRANSFERS) + r")\b")
+# ITU-R BT.2408: HDR's reference (diffuse) white is 203 cd/m2, for PQ and HLG alike. It
+# becomes linear 1.0, SDR's white. The brighter highlights are rolled off (tonemap's Möbius
+# curve, linear up to the knee) into SDR's range up to a peak of 1000 cd/m2, HLG's nominal
+# display peak and HDR10's usual mastering peak; brighter PQ values clip.
+REFERENCE_WHITE_NITS = 203
+HDR_PEAK_NITS = 1000
+TONE_MAP_KNEE = 0.7
 
 
 def exact_fps(value: float) -> Fraction:
@@ -92,7 +121,9 @@ def parse_probe(text: str, source: str) -> VideoInfo:
     seconds = (int(duration.group(1)) * 3600 + int(duration.group(2)) * 60
                + float(duration.group(3))) if duration else 0.0
     has_audio = re.search(r"Stream #\S+.*?: Audio:", text) is not None
-    return VideoInfo(width, height, fps, seconds, has_audio)
+    transfer = _TRANSFER.search(line)
+    return VideoInfo(width, height, fps, seconds, has_audio,
+                     transfer=transfer.group(1) if transfer else None)
 
 
 def probe(source: str | Path, folder_fps: Fraction = DEFAULT_FOLDER_FPS) -> VideoInfo:
@@ -120,7 +151,8 @@ def output_size(info: VideoInfo, size: int | None) -> tuple[int, int]:
 
 
 def decode_args(source: str, width: int, height: int, fps: Fraction,
-                start: float | None = None, duration: float | None = None) -> list[str]:
+                start: float | None = None, duration: float | None = None,
+                transfer: str | None = None) -> list[str]:
     """The ffmpeg arguments that stream RGB frames of ``source`` at (width, height), at the
     constant rate ``fps`` (the rate the output is encoded at). A variable-frame-rate input
     (a phone's recording, a screen capture) is resampled to it, a frame repeated or dropped
@@ -128,17 +160,33 @@ def decode_args(source: str, width: int, height: int, fps: Fraction,
     the stream's nominal rate (its tbr): 8 frames over 0.8 s with a pause of half a second
     came out as 28 frames (24 repeated, 5 dropped), which the output, encoded at the 10 fps
     ffmpeg reports for the input, played over 2.8 s, the audio out of sync. A constant-rate
-    input passes unchanged."""
+    input passes unchanged. An HDR ``transfer`` is tone-mapped to SDR (see HDR_TRANSFERS)."""
     options = {}
     if start:
         options["ss"] = start
     if duration:
         options["t"] = duration
     stream = (ffmpeg.input(source, **options).video
-              .filter("fps", fps=f"{fps.numerator}/{fps.denominator}")
-              .filter("scale", width, height, flags="area"))
+              .filter("fps", fps=f"{fps.numerator}/{fps.denominator}"))
+    if transfer is not None:
+        stream = _tone_mapped(stream)
+    stream = stream.filter("scale", width, height, flags="area")
+    exe = ffmpeg_exe(("zscale", "tonemap") if transfer is not None else ())
     return _with_globals(stream.output("pipe:", format="rawvideo", pix_fmt="rgb24").compile(
-        cmd=ffmpeg_exe()))
+        cmd=exe))
+
+
+def _tone_mapped(stream: ffmpeg.nodes.FilterableStream) -> ffmpeg.nodes.FilterableStream:
+    """HDR frames as SDR BT.709 RGB: linear light in units of the reference white, BT.2020's
+    gamut into BT.709's, the highlights rolled off, then BT.709's transfer."""
+    return (stream
+            .filter("zscale", t="linear", npl=REFERENCE_WHITE_NITS)
+            .filter("format", "gbrpf32le")
+            .filter("zscale", p="bt709")
+            .filter("tonemap", tonemap="mobius", param=TONE_MAP_KNEE, desat=0,
+                    peak=HDR_PEAK_NITS / REFERENCE_WHITE_NITS)
+            .filter("zscale", t="bt709", m="gbr", r="full")
+            .filter("format", "gbrp"))
 
 
 def _with_globals(args: list[str]) -> list[str]:
@@ -157,7 +205,7 @@ def read_frames(source: str | Path, info: VideoInfo, width: int, height: int,
         for path in selected:
             yield resize_to(read_image(path), height, width)
         return
-    args = decode_args(str(source), width, height, info.fps, start, duration)
+    args = decode_args(str(source), width, height, info.fps, start, duration, info.transfer)
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     frame_bytes = width * height * 3
     assert process.stdout is not None and process.stderr is not None
@@ -185,6 +233,11 @@ def read_frames(source: str | Path, info: VideoInfo, width: int, height: int,
 TUNE = "grain"
 
 
+# The tags of a BT.709 video: on its frames (setparams; ffmpeg 7 and later take them from
+# there) and on the encoder (ffmpeg 4 and 5 take them from there).
+_BT709 = {"color_primaries": "bt709", "color_trc": "bt709", "colorspace": "bt709"}
+
+
 def encode_args(pattern: str, fps: Fraction, output: str, *, audio_source: str | None,
                 start: float | None, duration: float | None, crf: int,
                 audio_codec: str = "copy", tune: str | None = TUNE,
@@ -195,8 +248,13 @@ def encode_args(pattern: str, fps: Fraction, output: str, *, audio_source: str |
     ends sooner leaves every frame in: ffmpeg's ``-shortest``, used before, cut the video
     where the audio ended, and on a short clip well before (8 frames over 0.84 s with 0.79 s
     of sound kept 6)."""
-    video = ffmpeg.input(pattern, framerate=f"{fps.numerator}/{fps.denominator}",
-                         start_number=0).video
+    # The output's colours are BT.709's and say so. Untagged, with swscale's default BT.601
+    # matrix as before, a player that takes an untagged video for BT.709 (as players do at
+    # HD sizes) showed a green of (30, 180, 60) as (17, 157, 55).
+    video = (ffmpeg.input(pattern, framerate=f"{fps.numerator}/{fps.denominator}",
+                          start_number=0).video
+             .filter("scale", out_color_matrix="bt709", out_range="tv")
+             .filter("setparams", range="tv", **_BT709))
     streams = [video]
     if audio_source is not None:
         options = {}
@@ -208,7 +266,7 @@ def encode_args(pattern: str, fps: Fraction, output: str, *, audio_source: str |
     out = ffmpeg.output(
         *streams, output, vcodec="libx264", pix_fmt=pix_fmt, crf=crf,
         **({"tune": tune} if tune is not None else {}),
-        r=f"{fps.numerator}/{fps.denominator}", movflags="+faststart",
+        r=f"{fps.numerator}/{fps.denominator}", movflags="+faststart", **_BT709,
         **({"acodec": audio_codec} if audio_source is not None else {}),
     )
     return _with_globals(out.compile(cmd=ffmpeg_exe()))

@@ -97,9 +97,13 @@ def test_killed_render_resumes_to_the_same_frames_as_an_uninterrupted_one(pan_cl
     finished = sorted(frames_dir.glob("0*.png"))
     assert 3 <= len(finished) < 10 and not out.exists()
     before = {p.name: p.read_bytes() for p in finished}
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    resume = [arg for arg in args if arg != "--quiet"]
+    proc = subprocess.run(resume, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert f"({10 - len(finished)} rendered now)" in proc.stdout
+    # the frame bar opens at the frames done; the frame rendered first is not the first frame
+    assert "render:" in proc.stderr and f"{len(finished)}/10" in proc.stderr
+    assert "first frame" not in proc.stderr
     assert {p.name: p.read_bytes() for p in finished} == before  # nothing redone
     assert len(decoded(out)[1]) == 10
     # the resumed render is the uninterrupted one, frame for frame, byte for byte

@@ -49,6 +49,28 @@ def test_a_render_shows_its_first_frames_iterations_before_the_frame_bar(capsys)
     assert "2/10" in err and "loss=4" in err
 
 
+def test_a_run_shorter_than_the_forecast_s_start_shows_its_cap_as_the_total(capsys):
+    bar = IterationBar(iterations=10, sizes=[64], tolerance=2e-4, coarse_tolerance=2e-3,
+                       quiet=False, desc="stylize")
+    bar(0, 2.0, FINE)
+    assert bar.bar is not None and bar.bar.total == 10
+    bar.close()
+    assert "1/10" in capsys.readouterr().err
+
+
+def test_a_resumed_render_opens_the_frame_bar_at_the_frames_done(capsys):
+    """Its first frame rendered now is a later frame, warm-started: no first-frame bar."""
+    bar = FrameBar(quiet=False, first_frame=level_bar("first frame"))
+    bar.frame(5, 10, float("nan"))  # what render_range reports first on a resume
+    for i in range(3):
+        bar.step(i, 4.0, FINE)
+    bar.frame(6, 10, 4.0)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "first frame" not in err and "nan" not in err
+    assert "6/10" in err and "7/10" in err and "loss=4" in err
+
+
 def test_the_time_left_is_the_mean_frame_after_the_first_and_a_long_frame_counts_it_down(
         capsys, monkeypatch):
     """The first frame (here 100 s) is not a later frame's measure; a frame that runs long

@@ -1,4 +1,5 @@
 import subprocess
+from dataclasses import replace
 from fractions import Fraction
 
 import cv2
@@ -8,6 +9,8 @@ import pytest
 from stylevid.errors import UserError
 from stylevid.synthetic import write_clip
 from stylevid.video import (
+    HDR_PEAK_NITS,
+    REFERENCE_WHITE_NITS,
     decode_args,
     encode,
     encode_args,
@@ -53,6 +56,76 @@ def test_a_still_picture_is_refused_but_an_animated_gif_is_a_video(tmp_path):
                     "testsrc=size=32x24:rate=5:duration=1", str(gif)], check=True)
     info = probe(gif)
     assert (info.width, info.height, info.fps) == (32, 24, 5)
+
+
+def test_parse_probe_reads_an_hdr_transfer():
+    sdr = parse_probe(HEADER, "clip.mp4")
+    assert sdr.transfer is None
+    for transfer in ("smpte2084", "arib-std-b67"):
+        hdr = HEADER.replace("yuv420p(progressive)",
+                             f"yuv420p10le(tv, bt2020nc/bt2020/{transfer}, progressive)")
+        assert parse_probe(hdr, "hdr.mp4").transfer == transfer
+
+
+def _pq_signal(nits: np.ndarray) -> np.ndarray:
+    """SMPTE ST 2084's inverse EOTF, in float64: the PQ signal (0-1) of a luminance."""
+    m1, m2 = 2610 / 16384, 2523 / 4096 * 128
+    c1, c2, c3 = 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
+    y = (nits / 10000.0) ** m1
+    return ((c1 + c2 * y) / (1 + c3 * y)) ** m2
+
+
+def _grey_patches(codes: list[int], transfer: str, path) -> np.ndarray:
+    """Decode a 10-bit BT.2020 clip of grey patches with luma ``codes`` (limited range)
+    tagged with ``transfer``; the green value decoded at each patch's centre."""
+    width = 16 * len(codes)
+    luma = np.concatenate([np.full((16, 16), code, np.uint16) for code in codes], 1)
+    chroma = np.full((8, width // 2), 512, np.uint16)
+    raw = (luma.tobytes() + chroma.tobytes() * 2) * 2
+    tags = f"setparams=color_trc={transfer}:color_primaries=bt2020:colorspace=bt2020nc:range=tv"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt",
+                    "yuv420p10le", "-s", f"{width}x16", "-r", "25", "-i", "-", "-vf", tags,
+                    "-c:v", "ffv1", str(path)], input=raw, check=True)
+    info = probe(path)
+    assert info.transfer == transfer
+    return next(read_frames(path, info, width, 16))[8, 8::16, 1].astype(float)
+
+
+def test_hdr_greys_are_tone_mapped_to_the_sdr_display(tmp_path):
+    """PQ greys of known luminance: below the knee each is the SDR display's (BT.1886,
+    gamma 2.4, white = BT.2408's reference white) exactly; the reference white is near SDR
+    white, and HLG's (75 % signal) the same; HDR_PEAK_NITS is SDR's peak."""
+    nits = np.array([0.0, 5.0, 20.0, 60.0, 100.0, REFERENCE_WHITE_NITS, 500.0, HDR_PEAK_NITS])
+    codes = np.round(64 + 876 * _pq_signal(nits)).astype(int).tolist()
+    pq = _grey_patches(codes, "smpte2084", tmp_path / "pq.mkv")
+    display = 255 * (nits[:5] / REFERENCE_WHITE_NITS) ** (1 / 2.4)
+    np.testing.assert_allclose(pq[:5], display, atol=1.5)
+    assert 230 <= pq[5] < 250 and pq[7] == 255 and np.all(np.diff(pq) > 0)
+    hlg = _grey_patches([64, 64 + round(0.75 * 876), 940], "arib-std-b67",
+                        tmp_path / "hlg.mkv")
+    assert hlg[0] == 0 and abs(hlg[1] - pq[5]) <= 2 and hlg[2] == 255
+
+
+def test_an_hdr_clip_of_sdr_frames_decodes_to_those_frames(tmp_path, assets):
+    """The clip's frames written as PQ and HLG (their white at the reference white)
+    decode to what the SDR clip decodes to, up to the roll-off above the knee and 4:2:0
+    chroma; decoded as SDR (as before) they were 17 (the generated clip) to 90 (the real one)
+    grey levels off."""
+    info = probe(assets.clip)
+    sdr = np.stack(list(read_frames(assets.clip, info, 160, 90, duration=0.2)))
+    for transfer in ("smpte2084", "arib-std-b67"):
+        clip = tmp_path / f"{transfer}.mkv"
+        to_hdr = ("zscale=min=470bg:tin=bt709:pin=bt709:rin=tv:m=gbr:p=bt709:t=linear:"
+                  f"npl={REFERENCE_WHITE_NITS},format=gbrpf32le,zscale=p=bt2020:"
+                  f"t={transfer}:m=bt2020nc:r=tv:npl={REFERENCE_WHITE_NITS},format=yuv420p10le")
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-t", "0.2", "-i", str(assets.clip),
+                        "-vf", to_hdr, "-c:v", "ffv1", str(clip)], check=True)
+        hdr = probe(clip)
+        decoded = np.stack(list(read_frames(clip, hdr, 160, 90)))
+        error = np.abs(decoded.astype(int) - sdr)
+        assert error.mean() < 4 and error[sdr < 200].mean() < 2.5  # 200: below the knee
+        as_sdr = np.stack(list(read_frames(clip, replace(hdr, transfer=None), 160, 90)))
+        assert np.abs(as_sdr.astype(int) - sdr).mean() > 10
 
 
 def test_exact_fps():
@@ -106,6 +179,28 @@ def test_round_trip_keeps_frames_fps_and_audio(tmp_path):
     again = probe(out)
     assert again.fps == 24 and again.has_audio
     assert len(list(read_frames(out, again, 48, 32))) == 12
+
+
+def test_the_output_is_bt709_and_tagged_so(tmp_path):
+    """Saturated colours come back from the encoded file as a player decodes a BT.709
+    video; before, the file was untagged and its matrix BT.601's, which a player taking
+    an untagged video for BT.709 showed 13-23 levels off."""
+    colours = np.array([[200, 30, 30], [30, 180, 60], [40, 60, 210], [230, 220, 40]], np.uint8)
+    picture = np.repeat(np.repeat(colours[None], 32, 0), 32, 1)  # 4 patches of 32x32
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i:06d}.png"), picture[:, :, ::-1])
+    out = tmp_path / "out.mp4"
+    encode(str(tmp_path / "%06d.png"), Fraction(25), out)
+    header = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(out)],
+                            capture_output=True, text=True).stderr
+    assert "yuv420p(tv, bt709" in header
+    as_played = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(out), "-frames:v", "1",
+                                "-vf", "scale=in_color_matrix=bt709,format=rgb24",
+                                "-f", "rawvideo", "-"], capture_output=True, check=True).stdout
+    played = np.frombuffer(as_played, np.uint8).reshape(32, 128, 3)[16, 16::32].astype(int)
+    assert np.abs(played - colours).max() <= 4
+    ours = next(read_frames(out, probe(out), 128, 32))[16, 16::32].astype(int)
+    assert np.abs(ours - colours).max() <= 4
 
 
 def test_ffmpeg_message_reaches_the_user(tmp_path):
