@@ -128,6 +128,34 @@ def test_an_hdr_clip_of_sdr_frames_decodes_to_those_frames(tmp_path, assets):
         assert np.abs(as_sdr.astype(int) - sdr).mean() > 10
 
 
+def _combing(frames: np.ndarray) -> float:
+    """Mean distance of each row from the mean of the rows above and below it."""
+    grey = frames.astype(float).mean(-1)
+    return float(np.abs(grey[:, 1:-1] - (grey[:, :-2] + grey[:, 2:]) / 2).mean())
+
+
+def test_interlaced_frames_are_deinterlaced(tmp_path, assets):
+    """Pairs of the clip's frames woven into interlaced ones (top field first, from the
+    first of each pair) decode to about that first frame, without the weave's combs."""
+    info = probe(assets.clip)
+    frames = np.stack(list(read_frames(assets.clip, info, info.width, info.height,
+                                       duration=0.4)))
+    interlaced = tmp_path / "interlaced.mkv"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-t", "0.4", "-i", str(assets.clip),
+                    "-vf", "tinterlace=mode=interleave_top,setfield=tff", "-c:v", "ffv1",
+                    "-field_order", "tt", str(interlaced)], check=True)
+    decoded = np.stack(list(read_frames(interlaced, probe(interlaced), info.width,
+                                        info.height)))
+    first = frames[0::2][:len(decoded)]
+    woven = first.copy()
+    woven[:, 1::2] = frames[1::2][:len(decoded), 1::2]  # the bottom field from the second
+    assert len(decoded) == len(frames) // 2
+    assert _combing(woven) > 1.5 * _combing(first)  # the clip moves: weaving combs it
+    assert _combing(decoded) < 1.1 * _combing(first)
+    error = np.sqrt(((decoded.astype(float) - first) ** 2).mean())
+    assert error < 0.6 * np.sqrt(((woven.astype(float) - first) ** 2).mean())  # 0.23-0.46
+
+
 def test_exact_fps():
     assert exact_fps(23.98) == Fraction(24000, 1001)
     assert exact_fps(25.0) == 25
