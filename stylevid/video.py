@@ -172,8 +172,8 @@ def decode_args(source: str, width: int, height: int, fps: Fraction,
         options["t"] = duration
     stream = (ffmpeg.input(source, **options).video
               .filter("bwdif", mode="send_frame", parity="auto", deint="interlaced")
-              .filter("fps", fps=f"{fps.numerator}/{fps.denominator}"))
-    stream = stream.filter("scale", width, height, flags="area")  # keeps 10 bits
+              .filter("fps", fps=f"{fps.numerator}/{fps.denominator}")
+              .filter("scale", width, height, flags="area"))  # keeps 10 bits
     if transfer is not None:  # on the small frames: 6 ms a 4K frame instead of 131
         stream = _tone_mapped(stream)
     exe = ffmpeg_exe(("zscale", "tonemap") if transfer is not None else ())
