@@ -58,7 +58,9 @@ LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 #     Ruder's weights hold less than all
 # 15: a shot's first frame stops its coarse level on a looser plateau
 #     (config.COARSE_TOLERANCE_FACTOR)
-FORMAT_VERSION = 15
+# 16: HDR frames are tone-mapped and interlaced ones deinterlaced as they are decoded
+#     (video.decode_args); a progressive SDR clip decodes as before
+FORMAT_VERSION = 16
 
 
 @dataclass
