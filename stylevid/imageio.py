@@ -40,7 +40,11 @@ def read_image(source: str | Path) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    # Turned upright by the EXIF orientation, as a phone's photo is shown; read as stored
+    # (IMREAD_UNCHANGED, used before), a portrait taken on a phone came out lying on its side.
+    # 16 bits and grey stay; an alpha channel is dropped, as to_rgb did.
+    flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+    image = cv2.imdecode(data, flags) if data.size else None
     if image is None:
         raise UserError(f"cannot read {path}: not an image file OpenCV can decode")
     return to_rgb(image, bgr=True)

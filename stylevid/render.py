@@ -59,7 +59,8 @@ LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
 # 15: a shot's first frame stops its coarse level on a looser plateau
 #     (config.COARSE_TOLERANCE_FACTOR)
 # 16: HDR frames are tone-mapped and interlaced ones deinterlaced as they are decoded
-#     (video.decode_args); a progressive SDR clip decodes as before
+#     (video.decode_args), pictures turned upright by their EXIF orientation
+#     (imageio.read_image); a progressive SDR clip and an untagged picture read as before
 FORMAT_VERSION = 16
 
 
