@@ -31,7 +31,14 @@ from stylevid.evaluate import LossMeter, sharpness  # noqa: E402
 from stylevid.imageio import read_image  # noqa: E402
 from stylevid.motion import Motion, pair_motion  # noqa: E402
 from stylevid.temporal import warping_error  # noqa: E402
-from stylevid.video import encode, encode_args, ffmpeg_exe, probe, read_frames  # noqa: E402
+from stylevid.video import (  # noqa: E402
+    colour_matrix,
+    encode,
+    encode_args,
+    ffmpeg_exe,
+    probe,
+    read_frames,
+)
 
 # name: (pixel format, crf, x264 tuning); None: stylevid.video.encode itself, as a render
 SETTINGS: dict[str, tuple[str, int, str | None] | None] = {
@@ -55,13 +62,14 @@ def frame_types(video: Path) -> list[str]:
 
 
 def encode_with(setting: tuple[str, int, str | None] | None, pattern: str, fps: Fraction,
-                out: Path) -> None:
+                out: Path, size: tuple[int, int]) -> None:
     if setting is None:
         encode(pattern, fps, out)
         return
     pix_fmt, crf, tune = setting
     subprocess.run(encode_args(pattern, fps, str(out), audio_source=None, start=None,
-                               duration=None, crf=crf, tune=tune, pix_fmt=pix_fmt),
+                               duration=None, crf=crf, matrix=colour_matrix(*size), tune=tune,
+                               pix_fmt=pix_fmt),
                    capture_output=True, check=True)
 
 
@@ -103,7 +111,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for name, setting in SETTINGS.items():
             out = Path(folder) / "out.mp4"
-            encode_with(setting, str(args.frames / "%06d.png"), info.fps, out)
+            encode_with(setting, str(args.frames / "%06d.png"), info.fps, out, (width, height))
             decoded = list(read_frames(out, probe(out), width, height))
             types = frame_types(out)
             style_ratio = np.array([meter(f, o)[0] for f, o in

@@ -175,13 +175,13 @@ def test_decode_and_encode_argv():
     assert "fps=fps=30000/1001" in " ".join(args) and args[-1] == "pipe:"
     assert "scale=64:36" in " ".join(args)
     out = encode_args("f/%06d.png", Fraction(30000, 1001), "o.mp4", audio_source="in.mp4",
-                      start=None, duration=None, crf=20)
+                      start=None, duration=None, crf=20, matrix="bt709")
     assert out[out.index("-framerate") + 1] == "30000/1001"
     assert out[out.index("-acodec") + 1] == "copy" and out[out.index("-crf") + 1] == "20"
     assert out[out.index("-pix_fmt") + 1] == "yuv420p"
     assert out[out.index("-tune") + 1] == "grain"  # painted strokes: B-frames keep them
     plain = encode_args("f/%06d.png", Fraction(25), "o.mp4", audio_source=None, start=None,
-                        duration=None, crf=18, tune=None)
+                        duration=None, crf=18, matrix="bt709", tune=None)
     assert "-tune" not in plain and "-acodec" not in plain
 
 
@@ -209,26 +209,32 @@ def test_round_trip_keeps_frames_fps_and_audio(tmp_path):
     assert len(list(read_frames(out, again, 48, 32))) == 12
 
 
-def test_the_output_is_bt709_and_tagged_so(tmp_path):
-    """Saturated colours come back from the encoded file as a player decodes a BT.709
-    video; before, the file was untagged and its matrix BT.601's, which a player taking
-    an untagged video for BT.709 showed 13-23 levels off."""
+@pytest.mark.parametrize("width, height, matrix, as_read", [
+    (128, 32, "smpte170m", "bt601"), (1280, 64, "bt709", "bt709")])
+def test_the_output_says_its_colour_matrix(tmp_path, width, height, matrix, as_read):
+    """Saturated colours come back from the encoded file as a player decodes it by its tags,
+    BT.601's matrix below HD and BT.709's from HD on (what a player also guesses of a video
+    that says nothing); before, the file said nothing and was always BT.601, which a player
+    taking an HD video for BT.709 showed 13-23 levels off."""
     colours = np.array([[200, 30, 30], [30, 180, 60], [40, 60, 210], [230, 220, 40]], np.uint8)
-    picture = np.repeat(np.repeat(colours[None], 32, 0), 32, 1)  # 4 patches of 32x32
+    patch = width // 4
+    picture = np.repeat(np.repeat(colours[None], height, 0), patch, 1)
     for i in range(3):
         cv2.imwrite(str(tmp_path / f"{i:06d}.png"), picture[:, :, ::-1])
     out = tmp_path / "out.mp4"
     encode(str(tmp_path / "%06d.png"), Fraction(25), out)
     header = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(out)],
                             capture_output=True, text=True).stderr
-    assert "yuv420p(tv, bt709" in header
+    assert f"yuv420p(tv, {matrix}/bt709/bt709" in header or \
+        (matrix == "bt709" and "yuv420p(tv, bt709" in header)
     as_played = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(out), "-frames:v", "1",
-                                "-vf", "scale=in_color_matrix=bt709,format=rgb24",
+                                "-vf", f"scale=in_color_matrix={as_read},format=rgb24",
                                 "-f", "rawvideo", "-"], capture_output=True, check=True).stdout
-    played = np.frombuffer(as_played, np.uint8).reshape(32, 128, 3)[16, 16::32].astype(int)
-    assert np.abs(played - colours).max() <= 4
-    ours = next(read_frames(out, probe(out), 128, 32))[16, 16::32].astype(int)
-    assert np.abs(ours - colours).max() <= 4
+    centres = (slice(height // 2, height // 2 + 1), slice(patch // 2, None, patch))
+    played = np.frombuffer(as_played, np.uint8).reshape(height, width, 3)[centres][0]
+    assert np.abs(played.astype(int) - colours).max() <= 4
+    ours = next(read_frames(out, probe(out), width, height))[centres][0]
+    assert np.abs(ours.astype(int) - colours).max() <= 4
 
 
 def test_ffmpeg_message_reaches_the_user(tmp_path):
