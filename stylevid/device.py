@@ -110,12 +110,20 @@ def choose_threads(requested: int | None = None) -> int:
     return threads
 
 
+def _own_cpu_seconds() -> float:
+    """CPU time of this process and of its children that ended (ffmpeg decoding and
+    encoding): without them, a resumed render that only re-encoded its frames said other
+    processes had kept a core busy."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 class OtherLoad:
     """The cores other processes keep busy while this one works: all CPUs' busy time from
     /proc/stat less this process's own CPU time, over the wall time since it was made."""
 
     def __init__(self) -> None:
-        self._start = _cpu_times(), time.process_time(), time.monotonic()
+        self._start = _cpu_times(), _own_cpu_seconds(), time.monotonic()
 
     def busy_cores(self) -> float | None:
         """Cores busy with other processes so far, on average (None without /proc/stat)."""
@@ -124,7 +132,7 @@ class OtherLoad:
         if first is None or last is None or elapsed <= 0:
             return None
         busy = (last[0] - first[0]) / os.sysconf("SC_CLK_TCK")
-        return max(0.0, busy - (time.process_time() - own)) / elapsed
+        return max(0.0, busy - (_own_cpu_seconds() - own)) / elapsed
 
     def note(self, threads: int) -> str | None:
         """A hint when other processes kept some of the ``threads`` cores busy: OpenMP

@@ -105,6 +105,16 @@ def test_style_targets_are_shared_by_equal_pictures_loaded_twice(device):
     assert len(stylizer._gram_cache) == 3
 
 
+def test_the_cpu_time_of_this_process_s_own_children_is_not_other_load():
+    """ffmpeg, started and waited for by a render, is its own work."""
+    load = OtherLoad()
+    subprocess.run([sys.executable, "-c",
+                    "import time\nend = time.time() + 1.5\nwhile time.time() < end: pass"],
+                   check=True)
+    busy = load.busy_cores()
+    assert busy is not None and busy < 0.4
+
+
 def test_default_threads_ignore_the_load_and_a_note_tells_of_busy_cores(tmp_path):
     """The thread count decides the picture, so the default is every allowed core whatever
     the machine is doing; other processes' load is measured over the work and reported
