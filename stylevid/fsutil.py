@@ -20,6 +20,13 @@ def check_writable(path: Path) -> None:
         raise UserError(f"cannot write {path}: folder {parent} is not writable")
     if path.is_dir():
         raise UserError(f"cannot write {path}: it is a folder")
+    # os.access answers yes to root for any folder (/proc, a read-only mount, a folder of
+    # mode 555): only a file created there tells, before minutes of work are lost
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{path.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def check_readable(path: Path, what: str) -> None:

@@ -83,6 +83,8 @@ def test_blend_of_two_styles_and_color_preservation(tmp_path):
      "not an image"),
     (["stylize", "skimage:chelsea", "--style", "skimage:coffee", "-o", "/nonexistent/o.png"],
      "does not exist"),
+    (["stylize", "skimage:chelsea", "--style", "skimage:coffee", "-o", "/proc/o.png",
+      "--size", "32", "--iterations", "2"], "cannot write /proc/o.png"),  # even as root
     (["stylize", "skimage:chelsea", "--style", "skimage:coffee", "-o", "{tmp}/o.png",
       "--size", "-3"], "--size must be >= 16"),
     (["stylize", "skimage:chelsea", "-o", "{tmp}/o.png"], "at least one --style"),
