@@ -124,16 +124,21 @@ def to_array(tensor: Tensor) -> np.ndarray:
 
 def check_image_output(path: Path) -> None:
     """Fail early, with one line, unless ``path`` is a writable picture OpenCV can encode."""
-    if not cv2.haveImageWriter(str(path)):
-        raise UserError(f"cannot write {path}: give a picture file name (.png, .jpg, .webp, "
-                        f".tif, .bmp), not {path.suffix or 'no extension'!r}")
+    _check_picture_format(path)
     check_writable(path)
 
 
+def _check_picture_format(path: Path) -> None:
+    if not cv2.haveImageWriter(str(path)):
+        raise UserError(f"cannot write {path}: give a picture file name (.png, .jpg, .webp, "
+                        f".tif, .bmp), not {path.suffix or 'no extension'!r}")
+
+
 def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write an RGB uint8 image atomically; the format follows the extension."""
+    """Write an RGB uint8 image atomically; the format follows the extension. (A folder it
+    cannot write fails here with one line; check_image_output tells before the work.)"""
     path = Path(path)
-    check_image_output(path)
+    _check_picture_format(path)
     ok, encoded = cv2.imencode(path.suffix, np.ascontiguousarray(image[:, :, ::-1]))
     if not ok:
         raise UserError(f"cannot encode {path} as {path.suffix}")
