@@ -136,7 +136,7 @@ class FrameBar(_Bar):
             if self.first_frame is not None:
                 self.first_frame.close()
                 self.first_frame = None
-            self.bar = tqdm(total=total, initial=index, desc=self.desc, unit="frame",
+            self.bar = tqdm(total=total, initial=index + 1, desc=self.desc, unit="frame",
                             disable=self.quiet, dynamic_ncols=True, bar_format=_FORMAT)
         self.pace.done(index + 1, time.monotonic())
         self.bar.total = max(self.bar.total, total)
@@ -162,7 +162,8 @@ class FrameBar(_Bar):
         if left is not None:
             postfix["left"] = left
             postfix["s/frame"] = f"{self.pace.seconds:.1f}"
-        postfix["it/s"] = f"{self.iterations / max(self.refreshed - self.started, 1e-9):.1f}"
+        if self.iterations:  # none yet in a resumed render
+            postfix["it/s"] = f"{self.iterations / max(self.refreshed - self.started, 1e-9):.1f}"
         if not math.isnan(loss):  # a resumed render's frames done
             postfix["loss"] = f"{loss:.4g}"
         if self.frame_iterations:

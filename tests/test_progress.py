@@ -71,6 +71,17 @@ def test_a_resumed_render_opens_the_frame_bar_at_the_frames_done(capsys):
     assert "6/10" in err and "7/10" in err and "loss=4" in err
 
 
+def test_a_finished_render_run_again_shows_its_bar_once_and_no_rate(capsys):
+    """Run again after every frame is done, a render only encodes: one line at 10/10, no
+    earlier count drawn first and no iteration rate of 0.0."""
+    bar = FrameBar(quiet=False, first_frame=level_bar("first frame"))
+    bar.frame(9, 10, float("nan"))
+    bar.close()
+    err = capsys.readouterr().err
+    assert "10/10" in err and "9/10" not in err
+    assert "it/s" not in err
+
+
 def test_the_time_left_is_the_mean_frame_after_the_first_and_a_long_frame_counts_it_down(
         capsys, monkeypatch):
     """The first frame (here 100 s) is not a later frame's measure; a frame that runs long
