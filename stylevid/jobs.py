@@ -51,17 +51,38 @@ def _inside(path: Path, folder: Path) -> bool:
     return path.resolve().is_relative_to(folder.resolve())
 
 
+_JOB_KEYS = ("inputs", "style", "output_dir", "params")
+_INPUT_KEYS = ("path", "style", "output")
+
+
+def _check_keys(keys: Any, known: tuple[str, ...], where: str) -> None:
+    """Refuse a key the job format does not have (a typo would otherwise be ignored and the
+    job run with the defaults), with the nearest known key as a hint."""
+    for key in keys:
+        if key not in known:
+            hint = difflib.get_close_matches(str(key), known, n=1)
+            known_keys = ", ".join(known) if len(known) <= 8 else \
+                "the settings of stylevid render, by field name"
+            raise UserError(f"{where}: unknown key {key!r}" +
+                            (f" (did you mean {hint[0]!r}?)" if hint else
+                             f" (known: {known_keys})"))
+
+
+def _text(value: Any, key: str, where: str) -> str:
+    """A path or name from the job file: text or a number, not a list or mapping."""
+    if isinstance(value, (list, dict, bool)) or value is None:
+        raise UserError(f"{where}: {key} must be a path, not {value!r}")
+    return str(value)
+
+
 def _params(raw: Any) -> tuple[StyleParams, RenderOptions, RayOptions]:
     """The job's ``params`` mapping split into the three checked settings objects; every
     error names the key."""
     if not isinstance(raw, dict):
         raise UserError(f"job params must be a mapping of settings, not {raw!r}")
     groups: dict[type, dict[str, Any]] = {StyleParams: {}, RenderOptions: {}, RayOptions: {}}
+    _check_keys(raw, tuple(sorted(_SETTINGS)), "job params")
     for key, value in raw.items():
-        if key not in _SETTINGS:
-            hint = difflib.get_close_matches(str(key), sorted(_SETTINGS), n=1)
-            raise UserError(f"job params: unknown key {key!r}" +
-                            (f" (did you mean {hint[0]!r}?)" if hint else ""))
         groups[_SETTINGS[key]][key] = value
     try:
         params = video_params(**groups[StyleParams])
@@ -83,28 +104,35 @@ def load_job(path: str | Path) -> JobSpec:
         raise UserError(f"job file {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
     if not isinstance(raw, dict) or "inputs" not in raw or "output_dir" not in raw:
         raise UserError(f"job file {path} needs 'inputs' and 'output_dir'")
+    _check_keys(raw, _JOB_KEYS, f"job file {path}")
     base = path.resolve().parent
-    output_dir = (base / str(raw["output_dir"])).resolve()
+    output_dir = (base / _text(raw["output_dir"], "output_dir", f"job file {path}")).resolve()
     params, options, ray = _params(raw.get("params") or {})
     default_style = raw.get("style")
     inputs: list[JobInput] = []
     items = raw["inputs"] if isinstance(raw["inputs"], list) else [raw["inputs"]]
     for item in items:
         entry = item if isinstance(item, dict) else {"path": item}
+        where = f"job input {entry.get('path', entry)!r}"
+        _check_keys(entry, _INPUT_KEYS, where)
+        if "path" not in entry:
+            raise UserError(f"{where} has no 'path'")
+        pattern = _text(entry["path"], "path", where)
         style = entry.get("style", default_style)
         if style is None:
-            raise UserError(f"job input {entry.get('path')!r} has no style (set 'style')")
-        style_path = style if str(style).startswith(("skimage:", "builtin:")) \
-            else os.path.normpath(base / str(style))
-        matches = sorted(glob.glob(str(base / str(entry["path"])), recursive=True))
+            raise UserError(f"job input {pattern!r} has no style (set 'style')")
+        style = _text(style, "style", where)
+        style_path = style if style.startswith(("skimage:", "builtin:")) \
+            else os.path.normpath(base / style)
+        matches = sorted(glob.glob(str(base / pattern), recursive=True))
         if not matches:
-            matches = [str(base / str(entry["path"]))]  # reported as failed: not found
+            matches = [str(base / pattern)]  # reported as failed: not found
         for match in matches:
             source = Path(os.path.normpath(match))  # "jobs/../videos/a.mp4": "videos/a.mp4"
-            name = entry.get("output") if len(matches) == 1 and "output" in entry \
-                else f"{source.stem}.mp4"
-            output = output_dir / str(name)
-            if not _inside(output, output_dir) or Path(str(name)).is_absolute():
+            name = _text(entry["output"], "output", where) \
+                if len(matches) == 1 and "output" in entry else f"{source.stem}.mp4"
+            output = output_dir / name
+            if not _inside(output, output_dir) or Path(name).is_absolute():
                 raise UserError(f"job output {name!r} is outside output_dir {output_dir}")
             inputs.append(JobInput(source, style_path, output))
     outputs = [i.output for i in inputs]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +105,28 @@ def test_bad_job_params_fail_on_load_naming_the_key(tmp_path, params, message):
     job = tmp_path / "job.yaml"
     job.write_text(f"inputs: [a.mp4]\nstyle: s.jpg\noutput_dir: out/\nparams: {params}\n")
     with pytest.raises(UserError, match=message.replace("[", r"\[")):
+        load_job(job)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("inputs: [a.mp4]\nstyles: [s.jpg]\noutput_dir: out/\n",
+     "unknown key 'styles' (did you mean 'style'?)"),
+    ("inputs: [a.mp4]\nstyle: s.jpg\noutput_dir: out/\nrender: {duration: 1}\n",
+     "unknown key 'render' (known: inputs, style, output_dir, params)"),
+    ("inputs: [{file: a.mp4}]\nstyle: s.jpg\noutput_dir: out/\n",
+     "job input {'file': 'a.mp4'}: unknown key 'file'"),
+    ("inputs: [{style: s.jpg}]\noutput_dir: out/\n", "has no 'path'"),
+    ("inputs: [a.mp4]\nstyle: [s.jpg, t.jpg]\noutput_dir: out/\n",
+     "job input 'a.mp4': style must be a path"),
+    ("inputs: [{path: a.mp4, output: [x]}]\nstyle: s.jpg\noutput_dir: out/\n",
+     "output must be a path"),
+    ("inputs: [a.mp4]\nstyle: s.jpg\noutput_dir: [out]\n", "output_dir must be a path"),
+])
+def test_a_job_file_s_unknown_keys_and_wrong_types_fail_on_load(tmp_path, text, message):
+    """A misspelt key would otherwise be ignored, and the job run with the defaults."""
+    job = tmp_path / "job.yaml"
+    job.write_text(text)
+    with pytest.raises(UserError, match=re.escape(message)):
         load_job(job)
 
 
