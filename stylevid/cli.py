@@ -43,7 +43,7 @@ DEMO_STYLE = "builtin:swirls"  # stylevid.painting.brush_painting
 COLORIZE_CONTENT_WEIGHT = 0.2
 _REPLACED = " (replaced the earlier file)"
 # Options whose name is not the setting's field name with dashes.
-_OPTION_NAMES = {"learning_rate": "--lr", "folder_fps": "--fps", "flow_method": "--flow"}
+_OPTION_NAMES = {"learning_rate": "--lr", "flow_method": "--flow"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -165,7 +165,7 @@ def render_options_from_args(args: argparse.Namespace) -> RenderOptions:
         lookahead=args.lookahead, passes=args.passes, temporal_from_pass=args.temporal_from_pass,
         blend_weight=args.blend_weight, flow_method=args.flow, flow_preset=args.flow_preset,
         cut_threshold=args.cut_threshold, start=args.start, duration=args.duration,
-        folder_fps=args.fps, crf=args.crf, pix_fmt=args.pix_fmt)
+        fps=args.fps, crf=args.crf, pix_fmt=args.pix_fmt)
 
 
 def region_spec_from_args(args: argparse.Namespace) -> RegionSpec:
@@ -530,8 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "shot (default %(default)g)")
     v.add_argument("--start", help="start at this second")
     v.add_argument("--duration", help="render this many seconds")
-    v.add_argument("--fps", default=RenderOptions.folder_fps,
-                   help="frame rate of a frame-folder input (default 25)")
+    v.add_argument("--fps", help="frames a second: of a frame-folder input (default 25), or "
+                                 "to render a video at (default: its own; a lower rate "
+                                 "renders fewer frames, the audio kept in sync)")
     v.add_argument("--crf", default=RenderOptions.crf,
                    help="H.264 quality from 0 to 51, lower = better (default 18)")
     v.add_argument("--pix-fmt", default=RenderOptions.pix_fmt,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from fractions import Fraction
 from typing import Any, TypeVar
 
 from .errors import UserError
@@ -291,9 +292,16 @@ class RenderOptions(_Checked):
     cut_threshold: float = 0.3
     start: float | None = None
     duration: float | None = None
-    folder_fps: float = 25.0
+    # Frames a second: a frame folder's (None: 25), or the rate a video is rendered at
+    # (None: its own; another rate drops or repeats frames, as ffmpeg's fps filter does).
+    fps: float | None = None
     crf: int = 18  # H.264 quality (x264: 0 lossless ... 51), 18 = visually lossless
     pix_fmt: str = "yuv420p"  # PIX_FMTS
+
+    @property
+    def frame_rate(self) -> Fraction | None:
+        """``fps`` as the exact rate ffmpeg is given (29.97 as 30000/1001)."""
+        return None if self.fps is None else Fraction(self.fps).limit_denominator(1001)
 
     def _check(self) -> dict[str, Any]:
         return {
@@ -315,7 +323,7 @@ class RenderOptions(_Checked):
             "start": None if self.start is None else _real("start", self.start, low=0),
             "duration": None if self.duration is None
             else _real("duration", self.duration, above=0),
-            "folder_fps": _real("folder_fps", self.folder_fps, above=0, high=1000),
+            "fps": None if self.fps is None else _real("fps", self.fps, above=0, high=1000),
             "crf": _integer("crf", self.crf, low=0, high=51),
             "pix_fmt": _choice("pix_fmt", self.pix_fmt, PIX_FMTS),
         }

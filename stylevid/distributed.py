@@ -23,7 +23,6 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -240,7 +239,7 @@ class ChunkWorker:
         return os.getpid()
 
     def _probe(self, source: Path) -> VideoInfo:
-        return probe(source, Fraction(self.options.folder_fps).limit_denominator(1001))
+        return probe(source, self.options.frame_rate)
 
     def _frames(self, task: FrameTask, info: VideoInfo, start: int,
                 stop: int | None = None) -> Iterator[np.ndarray]:
@@ -463,7 +462,7 @@ def start_ray(address: str | None, cpus: int | None) -> None:
 def _open_video(job: VideoJob, params: StyleParams, options: RenderOptions,
                 ray_options: RayOptions) -> VideoPlan:
     """Probe the input, check the output, open the work folder; chunks come later."""
-    info = probe(job.source, Fraction(options.folder_fps).limit_denominator(1001))
+    info = probe(job.source, options.frame_rate)
     size = output_size(info, params.size)
     check_output(job.output)
     _, regions = regions_source(job.regions, job.styles, params)  # checks masks and rules

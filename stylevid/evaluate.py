@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from itertools import zip_longest
 from pathlib import Path
 
@@ -84,8 +85,8 @@ class ClipReport:
 
 
 def _frames(path: str | Path, size: tuple[int, int], start: float | None = None,
-            duration: float | None = None) -> Iterator[np.ndarray]:
-    return read_frames(path, probe(path), *size, start, duration)
+            duration: float | None = None, fps: Fraction | None = None) -> Iterator[np.ndarray]:
+    return read_frames(path, probe(path, fps), *size, start, duration)
 
 
 class LossMeter:
@@ -161,7 +162,7 @@ def evaluate_clip(stylized: str | Path, reference: str | Path, *, size: int | No
     info = probe(stylized)
     dims = output_size(info, size)
     frames = _frames(stylized, dims)
-    originals = _frames(reference, dims, start, duration)
+    originals = _frames(reference, dims, start, duration, info.fps)  # as rendered (--fps)
     counts = [0, 0]
 
     def matched() -> Iterator[tuple[np.ndarray, np.ndarray]]:

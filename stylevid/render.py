@@ -9,7 +9,6 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
-from fractions import Fraction
 from itertools import islice
 from pathlib import Path
 
@@ -506,7 +505,7 @@ def render_video(
     """
     began = time.monotonic()
     source, output = Path(source), Path(output)
-    info = probe(source, Fraction(options.folder_fps).limit_denominator(1001))
+    info = probe(source, options.frame_rate)
     size = output_size(info, stylizer.params.size)
     check_output(output)
     if output.resolve() == source.resolve():

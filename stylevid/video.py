@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -126,20 +126,24 @@ def parse_probe(text: str, source: str) -> VideoInfo:
                      transfer=transfer.group(1) if transfer else None)
 
 
-def probe(source: str | Path, folder_fps: Fraction = DEFAULT_FOLDER_FPS) -> VideoInfo:
-    """Properties of a video file or a folder of numbered pictures."""
+def probe(source: str | Path, fps: Fraction | None = None) -> VideoInfo:
+    """Properties of a video file or a folder of numbered pictures, with ``fps`` as its
+    frame rate when given: a folder's (else 25), or the rate a video is to be decoded at
+    (else its own)."""
     path = Path(source)
     if path.is_dir():
         frames = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
         if not frames:
             raise UserError(f"folder {path} has no pictures ({', '.join(FRAME_SUFFIXES)})")
         first = read_image(frames[0])
-        return VideoInfo(first.shape[1], first.shape[0], folder_fps,
-                         len(frames) / float(folder_fps), False, frames)
+        rate = fps or DEFAULT_FOLDER_FPS
+        return VideoInfo(first.shape[1], first.shape[0], rate, len(frames) / float(rate),
+                         False, frames)
     check_readable(path, "video")
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True,
                           text=True, errors="replace")
-    return parse_probe(proc.stderr, str(path))
+    info = parse_probe(proc.stderr, str(path))
+    return replace(info, fps=fps) if fps else info
 
 
 def output_size(info: VideoInfo, size: int | None) -> tuple[int, int]:

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -190,6 +191,30 @@ def test_a_variable_frame_rate_clip_keeps_its_duration_and_sound(assets, tmp_pat
     assert info.fps == source.fps and info.has_audio
     assert len(frames) == round(source.duration * source.fps)
     assert info.duration == pytest.approx(source.duration, abs=1.5 / source.fps)
+
+
+def test_fps_renders_a_video_at_another_rate_in_sync_with_its_sound(pan_clip, assets,
+                                                                     tmp_path, cli):
+    """--fps 15 on the 30 fps pan renders every other frame, lasts as long, keeps the
+    sound, and `eval` compares it with the original at the rendered rate."""
+    source = probe(pan_clip)
+    halved = probe(pan_clip, Fraction(15))
+    originals = list(read_frames(pan_clip, source, W, H))
+    picked = list(read_frames(pan_clip, halved, W, H))
+    assert len(picked) == 5
+    for k, frame in enumerate(picked):
+        assert np.array_equal(frame, originals[2 * k])
+    out = tmp_path / "out15.mp4"
+    proc = cli("render", str(pan_clip), "--style", str(assets.painting), "-o", str(out),
+               "--fps", "15", "--size", str(W), "--iterations", "4", "--first-iterations",
+               "8", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    info, frames = decoded(out)
+    assert info.fps == 15 and info.has_audio and len(frames) == 5
+    assert info.duration == pytest.approx(source.duration, abs=1.5 / 15)
+    proc = cli("eval", str(out), "--reference", str(pan_clip))
+    assert proc.returncode == 0, proc.stderr
+    assert "warping" in proc.stdout
 
 
 def _write_flo(path, flow):

@@ -52,7 +52,7 @@ def test_style_params_refuse_bad_values_naming_the_setting(changes, setting):
     ({"temporal_weight": float("nan")}, "temporal_weight"),
     ({"duration": 0}, "duration"),
     ({"start": -1}, "start"),
-    ({"folder_fps": 0}, "folder_fps"),
+    ({"fps": 0}, "fps"),
     ({"crf": 52}, "crf"),
     ({"pix_fmt": "rgb24"}, "pix_fmt"),
     ({"cut_threshold": 1.5}, "cut_threshold"),
