@@ -524,7 +524,9 @@ def render_video(
         raise UserError(no_frames_message(source, options))
     rendered = result.rendered
     if options.passes > 1:
-        contents = list(read_frames(source, info, *size, options.start, options.duration))
+        contents = work.clip(lambda: read_frames(source, info, *size, options.start,
+                                                 options.duration), result.frames, size[1],
+                             size[0])
         # Regions carried along the flow are built frame after frame, so build them in order
         # once; backward passes then look them up.
         regions = [regions_for(i, content) for i, content in enumerate(contents)]

@@ -136,6 +136,10 @@ def test_multi_pass_alternates_direction_and_passes_can_be_added(pan_clip, asset
     assert proc.returncode == 0, proc.stderr
     assert "(12 rendered now)" in proc.stdout
     assert len(list((work / "pass2").glob("*.png"))) == 6
+    # later passes read the content frames from the work folder's memory-mapped clip
+    clip = np.load(work / "clip.npy", mmap_mode="r")
+    source = list(read_frames(pan_clip, probe(pan_clip), W, H))
+    assert clip.shape == (6, H, W, 3) and np.array_equal(clip, np.stack(source[:6]))
     # a third pass continues the finished render: only its 6 frames are rendered
     proc = cli("render", str(pan_clip), "--style", style, "-o", str(out), *FAST, *six,
                "--passes", "3")
