@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -21,29 +23,68 @@ def _grey_or_none(rgb: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def labels_from_rgb(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Label map (H, W) int and the label names.
+@dataclass(frozen=True)
+class LabelPalette:
+    """How a label map's pixels become labels: ``binary`` (grey, thresholded at 128),
+    ``grey`` (grey values are the labels) or ``colour`` (the nearest of ``colours``)."""
+
+    kind: str
+    names: tuple[str, ...]
+    colours: np.ndarray | None = None  # (K, 3) uint8, for "colour"
+
+
+def _packed(rgb: np.ndarray) -> np.ndarray:
+    flat = rgb.reshape(-1, 3).astype(np.uint32)
+    return (flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2]
+
+
+def label_palette(maps: Iterable[np.ndarray]) -> LabelPalette:
+    """The palette of one label map or of every frame of a mask video together, so a label
+    keeps its number (and its style) in the frames where another label is missing.
 
     Grey maps with few values are integer labels (a 0/255 map becomes 0/1; a JPEG
     mask is thresholded at 128). Colour maps are snapped to their main colours (anti-aliased
     edges join the nearest one) and labels are named by hex colour, e.g. ``ff0000``.
     """
-    grey = _grey_or_none(rgb)
-    if grey is not None:
-        values = np.unique(grey)
-        if len(values) > _MAX_LABELS:  # a soft or JPEG mask: binary at 128
-            return (grey >= 128).astype(np.int32), ["0", "1"]
-        if set(values.tolist()) <= {0, 255}:
-            return (grey == 255).astype(np.int32), ["0", "1"]
-        return grey.astype(np.int32), [str(v) for v in range(int(values.max()) + 1)]
-    colours, counts = np.unique(rgb.reshape(-1, 3), axis=0, return_counts=True)
+    all_grey, greys = True, np.zeros(0, np.uint8)
+    colours, counts = np.zeros(0, np.uint32), np.zeros(0, np.int64)
+    for rgb in maps:
+        grey = _grey_or_none(rgb) if all_grey else None
+        all_grey = grey is not None
+        if grey is not None:
+            greys = np.union1d(greys, np.unique(grey))
+        values, frame_counts = np.unique(_packed(rgb), return_counts=True)
+        colours, where = np.unique(np.concatenate([colours, values]), return_inverse=True)
+        counts = np.bincount(where, np.concatenate([counts, frame_counts])).astype(np.int64)
+    if all_grey and len(greys):
+        if len(greys) > _MAX_LABELS or set(greys.tolist()) <= {0, 255}:
+            return LabelPalette("binary", ("0", "1"))
+        return LabelPalette("grey", tuple(str(v) for v in range(int(greys.max()) + 1)))
     main = colours[counts >= _MIN_COLOUR_FRACTION * counts.sum()]
     if len(main) > _MAX_LABELS:
         raise UserError(f"the colour-coded mask has {len(main)} main colours; "
                         f"at most {_MAX_LABELS} regions are supported")
-    distance = ((rgb[:, :, None, :].astype(np.int32) - main[None, None].astype(np.int32)) ** 2)
-    labels = distance.sum(-1).argmin(-1).astype(np.int32)
-    return labels, ["{:02x}{:02x}{:02x}".format(*c) for c in main]
+    rgb_main = np.stack([(main >> 16) & 255, (main >> 8) & 255, main & 255], 1).astype(np.uint8)
+    return LabelPalette("colour", tuple("{:02x}{:02x}{:02x}".format(*c) for c in rgb_main),
+                        rgb_main)
+
+
+def apply_palette(rgb: np.ndarray, palette: LabelPalette) -> np.ndarray:
+    """Label map (H, W) int32 of ``rgb`` by ``palette``."""
+    if palette.kind == "binary":
+        return (rgb[..., 0] >= 128).astype(np.int32)
+    if palette.kind == "grey":
+        return rgb[..., 0].astype(np.int32)
+    assert palette.colours is not None
+    distance = ((rgb[:, :, None, :].astype(np.int32)
+                 - palette.colours[None, None].astype(np.int32)) ** 2)
+    return distance.sum(-1).argmin(-1).astype(np.int32)
+
+
+def labels_from_rgb(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Label map (H, W) int and the label names of one map (see :func:`label_palette`)."""
+    palette = label_palette([rgb])
+    return apply_palette(rgb, palette), list(palette.names)
 
 
 def read_labels(path: str | Path) -> tuple[np.ndarray, list[str]]:

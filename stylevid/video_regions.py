@@ -14,7 +14,7 @@ from .engine import Region
 from .errors import UserError
 from .flow import compute_flow, sample_grid
 from .imageio import check_image_source
-from .masks import fit_labels, labels_from_rgb, read_labels, segment
+from .masks import apply_palette, fit_labels, label_palette, read_labels, segment
 from .regions import KEEP, build_regions, map_regions, parse_rule, styles_by_label
 from .render import RegionsFn
 from .video import FRAME_SUFFIXES, probe, read_frames
@@ -68,11 +68,14 @@ def _is_sequence(mask: str) -> bool:
 
 def _read_label_sequence(mask: str, width: int, height: int
                          ) -> tuple[list[np.ndarray], list[str]]:
+    """Every frame's label map (uint8) by one palette taken over all frames (read twice,
+    never all held as pictures): frame by frame, a label missing from a frame renumbered
+    the others there, and their styles swapped."""
     info = probe(mask)
-    frames = list(read_frames(mask, info, width, height))
-    stacked = np.concatenate([f.reshape(-1, 3) for f in frames])[None]
-    _, names = labels_from_rgb(stacked)
-    return [labels_from_rgb(f)[0] for f in frames], names
+    palette = label_palette(read_frames(mask, info, width, height))
+    labels = [apply_palette(frame, palette).astype(np.uint8)
+              for frame in read_frames(mask, info, width, height)]
+    return labels, list(palette.names)
 
 
 def regions_source(spec: RegionSpec, styles: Sequence[StyleSpec],

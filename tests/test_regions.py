@@ -213,6 +213,37 @@ def test_video_regions_with_a_mask_carried_along_the_flow(assets, tmp_path, cli)
     assert kept < 0.3 * styled
 
 
+def test_a_mask_video_keeps_each_label_s_style_where_another_label_is_missing(
+        assets, tmp_path, cli):
+    """Frames 0-1 of the mask are red | green | blue, frame 2 red | blue: its red (kept)
+    must stay red's. Frame by frame, green's absence renumbered red as green, and red's
+    part of frame 2 was painted with green's style."""
+    from stylevid.synthetic import pan_frames, write_clip
+
+    photo = read_image(assets.photo)
+    frames = pan_frames(photo, 3, 48, 32, 1)
+    clip = tmp_path / "pan.mp4"
+    write_clip(frames, clip, audio=False)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for index in range(3):
+        rgb = np.zeros((32, 48, 3), np.uint8)
+        rgb[:, :16], rgb[:, 16:32], rgb[:, 32:] = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+        if index == 2:
+            rgb[:, :24], rgb[:, 24:] = (255, 0, 0), (0, 0, 255)
+        cv2.imwrite(str(masks / f"{index:04d}.png"), rgb[..., ::-1])
+    out = tmp_path / "frames"
+    proc = cli("render", str(clip), "-o", str(out), "--mask", str(masks),
+               "--region", "ff0000=keep", "--region", f"00ff00={assets.painting}",
+               "--region", "0000ff=keep", "--temporal-weight", "0",
+               "--size", "48", "--iterations", "8", "--first-iterations", "15", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    last = read_image(sorted(out.glob("*.png"))[2]).astype(float)
+    content = frames[2].astype(float)
+    assert np.abs(last[:, :20] - content[:, :20]).mean() < 6  # red: kept
+    assert np.abs(last[:, 28:] - content[:, 28:]).mean() < 6  # blue: kept
+
+
 def test_a_chunk_sees_the_regions_of_a_render_from_the_clip_start(assets, tmp_path):
     """A Ray chunk starting at frame 4 gets the mask carried along the flow from frame 0,
     as the whole render has it, even when the next chunk's keyframe is asked first."""
