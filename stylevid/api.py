@@ -76,12 +76,15 @@ def render_video(
     reports the last frame it holds, with the loss NaN."""
     from .engine import Stylizer
     from .render import render_video as render
+    from .video import probe
     from .video_regions import regions_source
 
     params = params or video_params()
     options = options or RenderOptions()
     specs = _specs(styles)
-    regions_for, extra = regions_source(regions or RegionSpec(), specs, params)
+    regions = regions or RegionSpec()
+    fps = probe(source, options.frame_rate).fps if regions.masks else None
+    regions_for, extra = regions_source(regions, specs, params, options, fps)
     stylizer = Stylizer(params, resolve_device(str(device)))
     return render(source, output, [s.path for s in specs], stylizer, options,
                   regions_for=regions_for, work_dir=Path(work_dir) if work_dir else None,

@@ -4,12 +4,13 @@ the optical flow."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .config import RegionSpec, StyleParams, StyleSpec
+from .config import RegionSpec, RenderOptions, StyleParams, StyleSpec
 from .engine import Region
 from .errors import UserError
 from .flow import compute_flow, sample_grid
@@ -32,8 +33,10 @@ def propagate_labels(labels: np.ndarray, previous: np.ndarray, current: np.ndarr
 class _LabelSequence:
     """Label map of each frame from a mask video/folder, or propagated from the first."""
 
-    def __init__(self, mask: str | None, segments: int | None, seed: int) -> None:
+    def __init__(self, mask: str | None, segments: int | None, seed: int,
+                 options: RenderOptions, fps: Fraction | None) -> None:
         self.mask, self.segments, self.seed = mask, segments, seed
+        self.options, self.fps = options, fps
         self.per_frame: list[np.ndarray] | None = None
         self.names: list[str] = []
         self.last: tuple[int, np.ndarray, np.ndarray] | None = None
@@ -42,7 +45,8 @@ class _LabelSequence:
         height, width = content.shape[:2]
         if self.mask is not None and _is_sequence(self.mask):
             if self.per_frame is None:
-                self.per_frame, self.names = _read_label_sequence(self.mask, width, height)
+                self.per_frame, self.names = _read_label_sequence(self.mask, width, height,
+                                                                  self.options, self.fps)
             if index >= len(self.per_frame):
                 raise UserError(f"mask sequence {self.mask} has {len(self.per_frame)} frames; "
                                 f"the video has more")
@@ -66,21 +70,29 @@ def _is_sequence(mask: str) -> bool:
     return path.is_dir() or (path.is_file() and path.suffix.lower() not in FRAME_SUFFIXES)
 
 
-def _read_label_sequence(mask: str, width: int, height: int
-                         ) -> tuple[list[np.ndarray], list[str]]:
+def _read_label_sequence(mask: str, width: int, height: int, options: RenderOptions,
+                         fps: Fraction | None) -> tuple[list[np.ndarray], list[str]]:
     """Every frame's label map (uint8) by one palette taken over all frames (read twice,
     never all held as pictures): frame by frame, a label missing from a frame renumbered
-    the others there, and their styles swapped."""
-    info = probe(mask)
-    palette = label_palette(read_frames(mask, info, width, height))
-    labels = [apply_palette(frame, palette).astype(np.uint8)
-              for frame in read_frames(mask, info, width, height)]
+    the others there, and their styles swapped. The sequence is per frame of the input, so
+    it is cut as the render is (``--start``, ``--duration``) at the render's frame rate
+    ``fps`` (a folder holds a picture per frame at that rate; a video is decoded at it)."""
+    info = probe(mask, fps)
+
+    def frames() -> Iterator[np.ndarray]:
+        return read_frames(mask, info, width, height, options.start, options.duration)
+
+    palette = label_palette(frames())
+    labels = [apply_palette(frame, palette).astype(np.uint8) for frame in frames()]
     return labels, list(palette.names)
 
 
-def regions_source(spec: RegionSpec, styles: Sequence[StyleSpec],
-                   params: StyleParams) -> tuple[RegionsFn, dict]:
-    """The per-frame regions of a render and what the manifest must record about them."""
+def regions_source(spec: RegionSpec, styles: Sequence[StyleSpec], params: StyleParams,
+                   options: RenderOptions | None = None, fps: Fraction | None = None
+                   ) -> tuple[RegionsFn, dict]:
+    """The per-frame regions of a render and what the manifest must record about them;
+    ``options`` (``--start``, ``--duration``) and ``fps``, the render's frame rate, place
+    a mask sequence's frames."""
     if spec.whole:
         if spec.rules:
             raise UserError("--region needs --mask or --segment")
@@ -99,7 +111,8 @@ def regions_source(spec: RegionSpec, styles: Sequence[StyleSpec],
     mask = spec.masks[0] if spec.masks else None
     if mask is not None and not Path(mask).exists():
         raise UserError(f"mask not found: {mask}")
-    sequence = _LabelSequence(mask, spec.segments, params.seed)
+    sequence = _LabelSequence(mask, spec.segments, params.seed, options or RenderOptions(),
+                              fps)
     rules = [parse_rule(text) for text in spec.rules]
     if not rules:
         raise UserError("give --region LABEL=STYLE for the mask's labels")

@@ -244,6 +244,40 @@ def test_a_mask_video_keeps_each_label_s_style_where_another_label_is_missing(
     assert np.abs(last[:, 28:] - content[:, 28:]).mean() < 6  # blue: kept
 
 
+def test_a_mask_sequence_is_cut_and_timed_as_the_render(assets, tmp_path, cli):
+    """Masks are per frame of the input: with --start the sequence starts there too, and a
+    mask video is decoded at the render's --fps. Here frame k of the 30 fps masks keeps
+    the whole picture when k is even and paints it when k is odd."""
+    from stylevid.synthetic import pan_frames, write_clip
+
+    frames = pan_frames(read_image(assets.photo), 6, 48, 32, 1)
+    clip, mask_video, masks = tmp_path / "pan.mp4", tmp_path / "masks.mp4", tmp_path / "masks"
+    write_clip(frames, clip, fps=30, audio=False)
+    labels = [np.full((32, 48, 3), 255 * (k % 2), np.uint8) for k in range(6)]
+    write_clip(labels, mask_video, fps=30, audio=False)
+    masks.mkdir()
+    for k, label in enumerate(labels):
+        cv2.imwrite(str(masks / f"{k:04d}.png"), label)
+
+    def render(mask, *timing):
+        out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
+        proc = cli("render", str(clip), "-o", str(out), "--mask", str(mask), "--region",
+                   "0=keep", "--region", f"1={assets.painting}", "--temporal-weight", "0",
+                   *timing, "--size", "48", "--iterations", "6", "--first-iterations", "10",
+                   "--quiet")
+        assert proc.returncode == 0, proc.stderr
+        return [read_image(p).astype(float) for p in sorted(out.glob("*.png"))]
+
+    def kept(result, index, source):
+        return np.abs(result[index] - frames[source].astype(float)).mean() < 6
+
+    started = render(masks, "--start", str(1 / 30))  # input frames 1-5: odd ones painted
+    assert len(started) == 5
+    assert [kept(started, i, i + 1) for i in range(5)] == [False, True, False, True, False]
+    halved = render(mask_video, "--fps", "15")  # input frames 0, 2, 4: all kept
+    assert len(halved) == 3 and all(kept(halved, i, 2 * i) for i in range(3))
+
+
 def test_a_chunk_sees_the_regions_of_a_render_from_the_clip_start(assets, tmp_path):
     """A Ray chunk starting at frame 4 gets the mask carried along the flow from frame 0,
     as the whole render has it, even when the next chunk's keyframe is asked first."""
