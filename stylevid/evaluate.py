@@ -17,7 +17,7 @@ from .errors import UserError
 from .flow import read_flo
 from .motion import pair_motion
 from .temporal import warping_error
-from .video import output_size, probe, read_frames
+from .video import frame_order, output_size, probe, read_frames
 
 
 def sharpness(image: np.ndarray) -> float:
@@ -53,7 +53,7 @@ def read_truth(path: str | Path) -> list[np.ndarray]:
     """Ground-truth forward flows: one ``.flo`` file (frames 0 -> 1) or a folder of them,
     in name order (frame i -> i+1)."""
     path = Path(path)
-    files = sorted(path.glob("*.flo")) if path.is_dir() else [path]
+    files = sorted(path.glob("*.flo"), key=frame_order) if path.is_dir() else [path]
     if not files or not all(f.is_file() for f in files):
         raise UserError(f"no .flo files at {path}")
     return [read_flo(f) for f in files]

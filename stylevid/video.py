@@ -126,13 +126,22 @@ def parse_probe(text: str, source: str) -> VideoInfo:
                      transfer=transfer.group(1) if transfer else None)
 
 
+def frame_order(path: Path) -> tuple[str | int, ...]:
+    """Sort key of a numbered picture: its name's numbers compared as numbers, so that
+    ``frame_2.png`` comes before ``frame_10.png`` in a folder whose numbers are not padded
+    (by name alone, 10-19 came between 1 and 2)."""
+    return tuple(int(part) if part.isdigit() else part.lower()
+                 for part in re.split(r"(\d+)", path.name))
+
+
 def probe(source: str | Path, fps: Fraction | None = None) -> VideoInfo:
     """Properties of a video file or a folder of numbered pictures, with ``fps`` as its
     frame rate when given: a folder's (else 25), or the rate a video is to be decoded at
     (else its own)."""
     path = Path(source)
     if path.is_dir():
-        frames = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
+        frames = sorted((p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES),
+                        key=frame_order)
         if not frames:
             raise UserError(f"folder {path} has no pictures ({', '.join(FRAME_SUFFIXES)})")
         first = read_image(frames[0])

@@ -156,6 +156,19 @@ def test_interlaced_frames_are_deinterlaced(tmp_path, assets):
     assert error < 0.6 * np.sqrt(((woven.astype(float) - first) ** 2).mean())  # 0.23-0.46
 
 
+def test_a_frame_folder_is_read_in_the_order_of_its_numbers(tmp_path):
+    """Names numbered without padding (frame_1 ... frame_12) are read 1, 2, ..., 12, not
+    1, 10, 11, 12, 2, ... as a sort by name gives."""
+    for number in range(1, 13):
+        cv2.imwrite(str(tmp_path / f"frame_{number}.png"), np.full((4, 6, 3), number * 20,
+                                                                   np.uint8))
+    info = probe(tmp_path)
+    assert [p.name for p in info.frames[:4]] == ["frame_1.png", "frame_2.png", "frame_3.png",
+                                                 "frame_4.png"]
+    levels = [int(frame[0, 0, 0]) for frame in read_frames(tmp_path, info, 6, 4)]
+    assert levels == [number * 20 for number in range(1, 13)]
+
+
 def test_exact_fps():
     assert exact_fps(23.98) == Fraction(24000, 1001)
     assert exact_fps(25.0) == 25
