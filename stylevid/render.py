@@ -596,6 +596,7 @@ def write_output(work: WorkDir, count: int, output: Path, source: Path, info: Vi
             tmp.replace(target)
         return
     audio = str(source) if info.has_audio else None
-    encode(work.pattern(pass_index), info.fps, output, audio_source=audio, start=options.start,
+    encode(work.pattern(pass_index), info.fps, output, audio_source=audio,
+           audio_codec=info.audio_codec, start=options.start,
            duration=count / float(info.fps), crf=options.crf, pix_fmt=options.pix_fmt)
 

@@ -62,6 +62,7 @@ class VideoInfo:
     has_audio: bool
     frames: list[Path] | None = None  # the pictures of a frame folder
     transfer: str | None = None  # an HDR video's transfer (HDR_TRANSFERS), None for SDR
+    audio_codec: str | None = None  # ffmpeg's name of the first audio stream's codec
 
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
@@ -70,6 +71,7 @@ _FPS = re.compile(r"(\d+(?:\.\d+)?) (?:fps|tbr)")
 _SAR = re.compile(r"\[SAR (\d+):(\d+) DAR")
 # ffmpeg opens a single picture as a one-frame "video" with these demuxers
 _STILL = re.compile(r"Input #0, (?:image2|\w+_pipe),")
+_AUDIO = re.compile(r"Stream #\S+.*?: Audio: (\w+)")
 _ROTATION = re.compile(r"(?:rotation of |rotate\s*:\s*)(-?\d+(?:\.\d+)?)")
 
 # HDR video (PQ, SMPTE ST 2084: HDR10, Dolby Vision's base layer; HLG, ARIB STD-B67: what
@@ -120,10 +122,11 @@ def parse_probe(text: str, source: str) -> VideoInfo:
     duration = _DURATION.search(text)
     seconds = (int(duration.group(1)) * 3600 + int(duration.group(2)) * 60
                + float(duration.group(3))) if duration else 0.0
-    has_audio = re.search(r"Stream #\S+.*?: Audio:", text) is not None
+    audio = _AUDIO.search(text)
     transfer = _TRANSFER.search(line)
-    return VideoInfo(width, height, fps, seconds, has_audio,
-                     transfer=transfer.group(1) if transfer else None)
+    return VideoInfo(width, height, fps, seconds, audio is not None,
+                     transfer=transfer.group(1) if transfer else None,
+                     audio_codec=audio.group(1) if audio else None)
 
 
 def frame_order(path: Path) -> tuple[str | int, ...]:
@@ -262,6 +265,9 @@ def colour_matrix(width: int, height: int) -> str:
     return "bt709" if width >= 1280 or height > 576 else "smpte170m"
 
 
+AAC_BITRATE = "192k"  # where the audio is re-encoded
+
+
 def encode_args(pattern: str, fps: Fraction, output: str, *, audio_source: str | None,
                 start: float | None, duration: float | None, crf: int, matrix: str,
                 audio_codec: str = "copy", tune: str | None = TUNE,
@@ -293,23 +299,46 @@ def encode_args(pattern: str, fps: Fraction, output: str, *, audio_source: str |
         **({"tune": tune} if tune is not None else {}),
         r=f"{fps.numerator}/{fps.denominator}", movflags="+faststart", **tags,
         **({"acodec": audio_codec} if audio_source is not None else {}),
+        **({"audio_bitrate": AAC_BITRATE} if audio_codec == "aac" else {}),
     )
     return _with_globals(out.compile(cmd=ffmpeg_exe()))
 
 
+# Audio codecs that players play in an MP4 (browsers, QuickTime, phones) and in a MOV
+# (QuickTime); others are re-encoded to AAC. ffmpeg 7+ copies PCM, FLAC or Opus into an
+# MP4 without complaint, and most players then play it silent: a camera's .mov with PCM
+# sound came out so.
+PLAYABLE_AUDIO = {
+    ".mp4": ("aac", "mp3", "ac3", "eac3", "alac"),
+    ".m4v": ("aac", "mp3", "ac3", "eac3", "alac"),
+    ".mov": ("aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s16be", "pcm_s24le",
+             "pcm_s24be", "pcm_s32le", "pcm_f32le", "pcm_f32be"),
+}
+
+
+def audio_codecs(output: Path, source_codec: str | None) -> list[str]:
+    """The audio codecs to try, in order: a copy where the container plays the source's
+    codec (any in a Matroska file), else AAC."""
+    playable = PLAYABLE_AUDIO.get(output.suffix.lower())
+    if playable is not None and source_codec not in playable:
+        return ["aac"]
+    return ["copy", "aac"]
+
+
 def encode(pattern: str, fps: Fraction, output: Path, *, audio_source: str | None = None,
-           start: float | None = None, duration: float | None = None, crf: int = 18,
-           pix_fmt: str = "yuv420p") -> None:
+           audio_codec: str | None = None, start: float | None = None,
+           duration: float | None = None, crf: int = 18, pix_fmt: str = "yuv420p") -> None:
     """Encode numbered frames into ``output`` atomically, keeping the source's audio (from
     ``start``, for ``duration`` seconds: the frames' length).
 
-    The audio stream is copied as is; if the container refuses that codec it is re-encoded
-    to AAC. ffmpeg's own message is shown on failure.
+    The audio stream (its codec ``audio_codec``) is copied where the container plays it,
+    else, or if the container refuses it, re-encoded to AAC (see PLAYABLE_AUDIO). ffmpeg's
+    own message is shown on failure.
     """
     check_writable(output)
     height, width = read_image(pattern % 0).shape[:2]
     with atomic_path(output) as tmp:
-        codecs = ["copy", "aac"] if audio_source is not None else ["copy"]
+        codecs = audio_codecs(output, audio_codec) if audio_source is not None else ["copy"]
         for codec in codecs:
             args = encode_args(pattern, fps, str(tmp), audio_source=audio_source, start=start,
                                duration=duration, crf=crf, matrix=colour_matrix(width, height),

@@ -222,6 +222,31 @@ def test_round_trip_keeps_frames_fps_and_audio(tmp_path):
     assert len(list(read_frames(out, again, 48, 32))) == 12
 
 
+@pytest.mark.parametrize("sound, output, kept", [
+    ("pcm_s16le", "out.mp4", "aac"), ("flac", "out.mp4", "aac"), ("aac", "out.mp4", "aac"),
+    ("pcm_s16le", "out.mov", "pcm_s16le"), ("flac", "out.mkv", "flac")])
+def test_the_sound_is_copied_where_the_container_plays_it_else_made_aac(tmp_path, sound,
+                                                                        output, kept):
+    """A camera's PCM sound, or FLAC, copied into an MP4 (ffmpeg 7+ allows it) plays silent
+    in most players: it becomes AAC there; a MOV keeps PCM and a Matroska file anything."""
+    source = tmp_path / ("source.mov" if sound.startswith("pcm") else "source.mkv")
+    made = subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                           "testsrc=size=32x24:rate=10:duration=0.5", "-f", "lavfi", "-i",
+                           "sine=frequency=440:duration=0.5", "-c:v", "libx264", "-c:a", sound,
+                           str(source)], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    info = probe(source)
+    assert info.audio_codec == sound
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(read_frames(source, info, 32, 24)):
+        cv2.imwrite(str(folder / f"{i:06d}.png"), frame[:, :, ::-1])
+    out = tmp_path / output
+    encode(str(folder / "%06d.png"), info.fps, out, audio_source=str(source),
+           audio_codec=info.audio_codec)
+    assert probe(out).audio_codec == kept
+
+
 @pytest.mark.parametrize("width, height, matrix, as_read", [
     (128, 32, "smpte170m", "bt601"), (1280, 64, "bt709", "bt709")])
 def test_the_output_says_its_colour_matrix(tmp_path, width, height, matrix, as_read):
