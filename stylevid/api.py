@@ -83,8 +83,8 @@ def render_video(
     options = options or RenderOptions()
     specs = _specs(styles)
     regions = regions or RegionSpec()
-    fps = probe(source, options.frame_rate).fps if regions.masks else None
-    regions_for, extra = regions_source(regions, specs, params, options, fps)
+    clip = probe(source, options.frame_rate) if regions.masks else None
+    regions_for, extra = regions_source(regions, specs, params, options, clip)
     stylizer = Stylizer(params, resolve_device(str(device)))
     return render(source, output, [s.path for s in specs], stylizer, options,
                   regions_for=regions_for, work_dir=Path(work_dir) if work_dir else None,

@@ -262,7 +262,7 @@ class ChunkWorker:
         """Regions as a render from the clip's start has them (colours from its first frame,
         masks carried along the flow from there)."""
         return from_clip_start(regions_source(task.regions, task.styles, self.params,
-                                              self.options, info.fps)[0],
+                                              self.options, info)[0],
                                lambda start: self._frames(task, info, start), first,
                                carried_along_flow(task.regions))
 
@@ -466,7 +466,7 @@ def _open_video(job: VideoJob, params: StyleParams, options: RenderOptions,
     info = probe(job.source, options.frame_rate)
     size = output_size(info, params.size)
     check_output(job.output)
-    _, regions = regions_source(job.regions, job.styles, params, options, info.fps)
+    _, regions = regions_source(job.regions, job.styles, params, options, info)
     work = WorkDir(job.work_dir or default_work_dir(job.output))
     manifest = manifest_for(job.source, [s.path for s in job.styles], params, options, size,
                             {"chunk_frames": ray_options.chunk_frames,

@@ -17,8 +17,8 @@ from .flow import compute_flow, sample_grid
 from .imageio import check_image_source
 from .masks import apply_palette, fit_labels, label_palette, read_labels, segment
 from .regions import KEEP, build_regions, map_regions, parse_rule, styles_by_label
-from .render import RegionsFn
-from .video import FRAME_SUFFIXES, probe, read_frames
+from .render import RegionsFn, expected_frames
+from .video import FRAME_SUFFIXES, VideoInfo, probe, read_frames
 from .workdir import file_digest
 
 
@@ -34,9 +34,9 @@ class _LabelSequence:
     """Label map of each frame from a mask video/folder, or propagated from the first."""
 
     def __init__(self, mask: str | None, segments: int | None, seed: int,
-                 options: RenderOptions, fps: Fraction | None) -> None:
+                 options: RenderOptions, clip: VideoInfo | None) -> None:
         self.mask, self.segments, self.seed = mask, segments, seed
-        self.options, self.fps = options, fps
+        self.options, self.clip = options, clip
         self.per_frame: list[np.ndarray] | None = None
         self.names: list[str] = []
         self.last: tuple[int, np.ndarray, np.ndarray] | None = None
@@ -45,8 +45,14 @@ class _LabelSequence:
         height, width = content.shape[:2]
         if self.mask is not None and _is_sequence(self.mask):
             if self.per_frame is None:
-                self.per_frame, self.names = _read_label_sequence(self.mask, width, height,
-                                                                  self.options, self.fps)
+                self.per_frame, self.names = _read_label_sequence(
+                    self.mask, width, height, self.options,
+                    self.clip.fps if self.clip is not None else None)
+                frames = expected_frames(self.clip, self.options) if self.clip else 0
+                if len(self.per_frame) < frames - 1:  # the clip's count is from its duration
+                    cut = " from --start" if self.options.start else ""
+                    raise UserError(f"mask sequence {self.mask} has {len(self.per_frame)} "
+                                    f"frames{cut}; the video has {frames}")
             if index >= len(self.per_frame):
                 raise UserError(f"mask sequence {self.mask} has {len(self.per_frame)} frames; "
                                 f"the video has more")
@@ -88,11 +94,11 @@ def _read_label_sequence(mask: str, width: int, height: int, options: RenderOpti
 
 
 def regions_source(spec: RegionSpec, styles: Sequence[StyleSpec], params: StyleParams,
-                   options: RenderOptions | None = None, fps: Fraction | None = None
+                   options: RenderOptions | None = None, clip: VideoInfo | None = None
                    ) -> tuple[RegionsFn, dict]:
     """The per-frame regions of a render and what the manifest must record about them;
-    ``options`` (``--start``, ``--duration``) and ``fps``, the render's frame rate, place
-    a mask sequence's frames."""
+    ``options`` (``--start``, ``--duration``) and ``clip``, the input as rendered (its frame
+    rate), place a mask sequence's frames; one too short is refused at its first frame."""
     if spec.whole:
         if spec.rules:
             raise UserError("--region needs --mask or --segment")
@@ -112,7 +118,7 @@ def regions_source(spec: RegionSpec, styles: Sequence[StyleSpec], params: StyleP
     if mask is not None and not Path(mask).exists():
         raise UserError(f"mask not found: {mask}")
     sequence = _LabelSequence(mask, spec.segments, params.seed, options or RenderOptions(),
-                              fps)
+                              clip)
     rules = [parse_rule(text) for text in spec.rules]
     if not rules:
         raise UserError("give --region LABEL=STYLE for the mask's labels")

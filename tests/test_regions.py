@@ -276,6 +276,16 @@ def test_a_mask_sequence_is_cut_and_timed_as_the_render(assets, tmp_path, cli):
     assert [kept(started, i, i + 1) for i in range(5)] == [False, True, False, True, False]
     halved = render(mask_video, "--fps", "15")  # input frames 0, 2, 4: all kept
     assert len(halved) == 3 and all(kept(halved, i, 2 * i) for i in range(3))
+    # masks for fewer frames than the render: one line before the first frame is painted
+    for k in range(2, 6):
+        (masks / f"{k:04d}.png").unlink()
+    out = tmp_path / "short"
+    proc = cli("render", str(clip), "-o", str(out), "--mask", str(masks), "--region",
+               "0=keep", "--region", f"1={assets.painting}", "--size", "48", "--quiet")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"stylevid: error: mask sequence {masks} has 2 frames; " \
+        "the video has 6"
+    assert not list(out.glob("*.png"))
 
 
 def test_a_chunk_sees_the_regions_of_a_render_from_the_clip_start(assets, tmp_path):
