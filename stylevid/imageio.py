@@ -128,6 +128,28 @@ def check_image_output(path: Path) -> None:
     check_writable(path)
 
 
+# Picture formats that hold an alpha channel (OpenCV writes it for these).
+ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")
+
+
+def read_alpha(source: str | Path) -> np.ndarray | None:
+    """A picture file's alpha channel (H, W) uint8, or None where it has none, is fully
+    opaque, or is a built-in picture. A picture turned by its EXIF orientation keeps no
+    alpha (one stored turned and transparent is rare)."""
+    path = Path(str(source))
+    if str(source).startswith((SKIMAGE_PREFIX, BUILTIN_PREFIX)) or not path.is_file():
+        return None
+    stored = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if stored is None or stored.ndim != 3 or stored.shape[2] != 4:
+        return None
+    alpha = stored[:, :, 3]
+    if alpha.dtype == np.uint16:
+        alpha = (alpha.astype(np.float32) / 257.0).round().astype(np.uint8)
+    if alpha.min() == 255 or alpha.shape != read_image(path).shape[:2]:
+        return None
+    return alpha
+
+
 def _check_picture_format(path: Path) -> None:
     if not cv2.haveImageWriter(str(path)):
         raise UserError(f"cannot write {path}: give a picture file name (.png, .jpg, .webp, "
@@ -135,11 +157,13 @@ def _check_picture_format(path: Path) -> None:
 
 
 def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write an RGB uint8 image atomically; the format follows the extension. (A folder it
-    cannot write fails here with one line; check_image_output tells before the work.)"""
+    """Write an RGB (or RGBA) uint8 image atomically; the format follows the extension. (A
+    folder it cannot write fails here with one line; check_image_output tells before the
+    work.)"""
     path = Path(path)
     _check_picture_format(path)
-    ok, encoded = cv2.imencode(path.suffix, np.ascontiguousarray(image[:, :, ::-1]))
+    channels = [2, 1, 0, 3][:image.shape[2]]  # RGB(A) as OpenCV's BGR(A)
+    ok, encoded = cv2.imencode(path.suffix, np.ascontiguousarray(image[:, :, channels]))
     if not ok:
         raise UserError(f"cannot encode {path} as {path.suffix}")
     try:

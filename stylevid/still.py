@@ -14,11 +14,14 @@ from .config import RegionSpec, StyleParams, StyleSpec
 from .engine import ProgressFn, Stylizer
 from .errors import UserError
 from .imageio import (
+    ALPHA_SUFFIXES,
     check_image_output,
     check_image_source,
     longest_shape,
+    read_alpha,
     read_image,
     resize_longest,
+    resize_to,
     to_array,
     write_image,
 )
@@ -81,5 +84,17 @@ def stylize_still(
     result = Stylizer(params, device).stylize(resized, parts, on_step=on_step)
     image = finish(result.image, resized, params)
     if output is not None:
-        write_image(output, image)
+        write_image(output, _with_content_alpha(image, content, output))
     return StillResult(resized, image, labels)
+
+
+def _with_content_alpha(image: np.ndarray, content: str | Path | np.ndarray,
+                        output: Path) -> np.ndarray:
+    """``image`` with the content picture's transparency, where it has some and the output
+    format holds it (a logo on a transparent background stays on one)."""
+    if isinstance(content, np.ndarray) or output.suffix.lower() not in ALPHA_SUFFIXES:
+        return image
+    alpha = read_alpha(content)
+    if alpha is None:
+        return image
+    return np.dstack([image, resize_to(alpha, *image.shape[:2])])

@@ -35,3 +35,28 @@ def test_alpha_grey_and_16_bits_are_read_as_rgb(tmp_path):
     grey = rng.integers(0, 256, (10, 20), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "grey.png"), grey)
     assert np.array_equal(read_image(tmp_path / "grey.png"), np.repeat(grey[:, :, None], 3, 2))
+
+
+def test_a_transparent_picture_comes_out_with_its_transparency(tmp_path, assets, cli):
+    """A logo on a transparent background: the stylized PNG (and WebP) keeps the content's
+    alpha, resized with it; a JPEG, which has none, is RGB."""
+    logo = np.zeros((64, 96, 4), np.uint8)
+    cv2.circle(logo, (48, 32), 24, (40, 120, 220, 255), -1)
+    logo[:, :, 3] = cv2.GaussianBlur(logo[:, :, 3], (5, 5), 0)  # a soft edge
+    content = tmp_path / "logo.png"
+    cv2.imwrite(str(content), logo)
+    for name in ("out.png", "out.webp", "out.jpg"):
+        out = tmp_path / name
+        proc = cli("stylize", str(content), "--style", str(assets.painting), "-o", str(out),
+                   "--size", "48", "--scales", "1", "--iterations", "3", "--quiet")
+        assert proc.returncode == 0, proc.stderr
+        written = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+        assert written.shape[:2] == (32, 48)
+        if name == "out.jpg":
+            assert written.ndim == 3 and written.shape[2] == 3
+            continue
+        assert written.shape[2] == 4
+        expected = cv2.resize(logo[:, :, 3], (48, 32), interpolation=cv2.INTER_AREA)
+        tolerance = 0 if name == "out.png" else 2  # WebP's own rounding
+        assert np.abs(written[:, :, 3].astype(int) - expected).max() <= tolerance
+        assert np.array_equal(read_image(out), written[:, :, 2::-1])  # RGB as written
