@@ -52,6 +52,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 _JOB_KEYS = ("inputs", "style", "output_dir", "params")
+_RENAMED = {"folder_fps": "fps"}  # settings of earlier versions, by their new name
 _INPUT_KEYS = ("path", "style", "output")
 
 
@@ -60,7 +61,8 @@ def _check_keys(keys: Any, known: tuple[str, ...], where: str) -> None:
     job run with the defaults), with the nearest known key as a hint."""
     for key in keys:
         if key not in known:
-            hint = difflib.get_close_matches(str(key), known, n=1)
+            hint = [_RENAMED[key]] if key in _RENAMED else \
+                difflib.get_close_matches(str(key), known, n=1)
             known_keys = ", ".join(known) if len(known) <= 8 else \
                 "the settings of stylevid render, by field name"
             raise UserError(f"{where}: unknown key {key!r}" +

@@ -121,6 +121,8 @@ def test_bad_job_params_fail_on_load_naming_the_key(tmp_path, params, message):
     ("inputs: [{path: a.mp4, output: [x]}]\nstyle: s.jpg\noutput_dir: out/\n",
      "output must be a path"),
     ("inputs: [a.mp4]\nstyle: s.jpg\noutput_dir: [out]\n", "output_dir must be a path"),
+    ("inputs: [a.mp4]\nstyle: s.jpg\noutput_dir: out/\nparams: {folder_fps: 12}\n",
+     "job params: unknown key 'folder_fps' (did you mean 'fps'?)"),
 ])
 def test_a_job_file_s_unknown_keys_and_wrong_types_fail_on_load(tmp_path, text, message):
     """A misspelt key would otherwise be ignored, and the job run with the defaults."""
