@@ -107,8 +107,8 @@ def parse_probe(text: str, source: str) -> VideoInfo:
                   else lines[-1] if lines else "ffmpeg cannot open it")
         raise UserError(f"cannot read video {source}: {reason}")
     if _STILL.search(text):
-        raise UserError(f"{source} is a still picture, not a video: stylize it with "
-                        "`stylevid stylize`, or give a folder of pictures for a video")
+        raise UserError(f"{source} is a still picture, not a video (`stylevid stylize` "
+                        "paints a picture; a folder of pictures is read as a video)")
     width, height = int(video.group(1)), int(video.group(2))
     line = text[video.start():].splitlines()[0]
     aspect = _SAR.search(line)  # non-square pixels (DV, DVD): the width as displayed

@@ -48,11 +48,6 @@ class _LabelSequence:
                 self.per_frame, self.names = _read_label_sequence(
                     self.mask, width, height, self.options,
                     self.clip.fps if self.clip is not None else None)
-                frames = expected_frames(self.clip, self.options) if self.clip else 0
-                if len(self.per_frame) < frames - 1:  # the clip's count is from its duration
-                    cut = " from --start" if self.options.start else ""
-                    raise UserError(f"mask sequence {self.mask} has {len(self.per_frame)} "
-                                    f"frames{cut}; the video has {frames}")
             if index >= len(self.per_frame):
                 raise UserError(f"mask sequence {self.mask} has {len(self.per_frame)} frames; "
                                 f"the video has more")
@@ -93,6 +88,16 @@ def _read_label_sequence(mask: str, width: int, height: int, options: RenderOpti
     return labels, list(palette.names)
 
 
+def _check_sequence_length(mask: str, clip: VideoInfo, options: RenderOptions) -> None:
+    """Refuse, before any work, a mask sequence with fewer frames than the render (both
+    counted from their durations, so one frame of slack)."""
+    have = expected_frames(probe(mask, clip.fps), options)
+    want = expected_frames(clip, options)
+    if have < want - 1:
+        cut = " from --start" if options.start else ""
+        raise UserError(f"mask sequence {mask} has {have} frames{cut}; the video has {want}")
+
+
 def regions_source(spec: RegionSpec, styles: Sequence[StyleSpec], params: StyleParams,
                    options: RenderOptions | None = None, clip: VideoInfo | None = None
                    ) -> tuple[RegionsFn, dict]:
@@ -117,8 +122,10 @@ def regions_source(spec: RegionSpec, styles: Sequence[StyleSpec], params: StyleP
     mask = spec.masks[0] if spec.masks else None
     if mask is not None and not Path(mask).exists():
         raise UserError(f"mask not found: {mask}")
-    sequence = _LabelSequence(mask, spec.segments, params.seed, options or RenderOptions(),
-                              clip)
+    options = options or RenderOptions()
+    if mask is not None and clip is not None and _is_sequence(mask):
+        _check_sequence_length(mask, clip, options)
+    sequence = _LabelSequence(mask, spec.segments, params.seed, options, clip)
     rules = [parse_rule(text) for text in spec.rules]
     if not rules:
         raise UserError("give --region LABEL=STYLE for the mask's labels")
