@@ -134,20 +134,18 @@ ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")
 
 def read_alpha(source: str | Path) -> np.ndarray | None:
     """A picture file's alpha channel (H, W) uint8, or None where it has none, is fully
-    opaque, or is a built-in picture. A picture turned by its EXIF orientation keeps no
-    alpha (one stored turned and transparent is rare)."""
+    opaque, or is a built-in picture. Its alpha is read as stored, so a picture that its
+    EXIF orientation turns (read_image shows it otherwise) keeps none (it is rare)."""
     path = Path(str(source))
     if str(source).startswith((SKIMAGE_PREFIX, BUILTIN_PREFIX)) or not path.is_file():
         return None
     stored = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if stored is None or stored.ndim != 3 or stored.shape[2] != 4:
         return None
-    alpha = stored[:, :, 3]
-    if alpha.dtype == np.uint16:
-        alpha = (alpha.astype(np.float32) / 257.0).round().astype(np.uint8)
-    if alpha.min() == 255 or alpha.shape != read_image(path).shape[:2]:
+    if not np.array_equal(to_rgb(stored, bgr=True), read_image(path)):
         return None
-    return alpha
+    alpha = to_rgb(stored[:, :, 3], bgr=False)[:, :, 0]
+    return None if alpha.min() == 255 else alpha
 
 
 def _check_picture_format(path: Path) -> None:

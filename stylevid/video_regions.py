@@ -103,7 +103,7 @@ def regions_source(spec: RegionSpec, styles: Sequence[StyleSpec], params: StyleP
                    ) -> tuple[RegionsFn, dict]:
     """The per-frame regions of a render and what the manifest must record about them;
     ``options`` (``--start``, ``--duration``) and ``clip``, the input as rendered (its frame
-    rate), place a mask sequence's frames; one too short is refused at its first frame."""
+    rate), place a mask sequence's frames; one too short is refused here, before any work."""
     if spec.whole:
         if spec.rules:
             raise UserError("--region needs --mask or --segment")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from stylevid.imageio import read_image
+from stylevid.imageio import read_alpha, read_image
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
@@ -60,3 +60,22 @@ def test_a_transparent_picture_comes_out_with_its_transparency(tmp_path, assets,
         tolerance = 0 if name == "out.png" else 2  # WebP's own rounding
         assert np.abs(written[:, :, 3].astype(int) - expected).max() <= tolerance
         assert np.array_equal(read_image(out), written[:, :, 2::-1])  # RGB as written
+
+
+def test_the_alpha_is_taken_only_where_it_lines_up_with_the_picture_as_read(tmp_path):
+    """Alpha is read as stored; a PNG turned 180 degrees by its EXIF orientation is read
+    turned (same shape), so its stored alpha would sit mirrored on it: it gets none."""
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[:, :10] = (255, 0, 0, 255)  # an opaque red left third, the rest transparent blue
+    rgba[:, 10:, 2] = 255
+    Image.fromarray(rgba).save(tmp_path / "plain.png")
+    alpha = read_alpha(tmp_path / "plain.png")
+    assert alpha is not None and np.array_equal(alpha, rgba[:, :, 3])
+    turned = Image.fromarray(rgba)
+    exif = turned.getexif()
+    exif[0x0112] = 3
+    turned.save(tmp_path / "turned.png", exif=exif.tobytes())
+    assert read_image(tmp_path / "turned.png")[0, 0].tolist() == [0, 0, 255]  # read turned
+    assert read_alpha(tmp_path / "turned.png") is None
+    Image.fromarray(np.full((20, 30, 4), 255, np.uint8)).save(tmp_path / "opaque.png")
+    assert read_alpha(tmp_path / "opaque.png") is None
