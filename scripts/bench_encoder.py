@@ -1,12 +1,15 @@
-"""What H.264 encoding does to stylized frames: style loss, sharpness and warping error of
-the decoded frames against the lossless ones (the first two by frame type), for the encoder
-settings of a render and others, with the file's bitrate.
+"""What encoding does to stylized frames: style loss, sharpness and warping error of the
+decoded frames against the lossless ones (the first two by frame type), their PSNR, for the
+encoder settings of a render and others, with the file's bitrate and the encoding time.
 
 Takes the lossless frames of a finished render (its work folder's ``frames``, kept until
-the work folder is deleted) and the clip it was rendered from:
+the work folder is deleted) and the clip it was rendered from. ``--formats h264`` (the
+default) compares H.264 settings, ``--formats web`` WebM's VP9 and GIF's dithering:
 
     python scripts/bench_encoder.py WORK/frames ../shared/data/video/bedroom/bedroom.mp4
-Results: scripts/results/encoder.{md,json}.
+    python scripts/bench_encoder.py WORK/frames ../shared/data/video/bedroom/bedroom.mp4 \
+        --formats web
+Results: scripts/results/encoder.{md,json}, encoder_web.{md,json}.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,30 +31,50 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_video import RESULTS, STYLE  # noqa: E402
 
 from stylevid.device import cpu_description  # noqa: E402
+from stylevid.encode import (  # noqa: E402
+    colour_matrix,
+    encode,
+    encode_args,
+    gif_args,
+)
 from stylevid.evaluate import LossMeter, sharpness  # noqa: E402
 from stylevid.imageio import read_image  # noqa: E402
 from stylevid.motion import Motion, pair_motion  # noqa: E402
 from stylevid.temporal import warping_error  # noqa: E402
-from stylevid.video import (  # noqa: E402
-    colour_matrix,
-    encode,
-    encode_args,
-    ffmpeg_exe,
-    probe,
-    read_frames,
-)
+from stylevid.video import ffmpeg_exe, probe, read_frames  # noqa: E402
 
-# name: (pixel format, crf, x264 tuning); None: stylevid.video.encode itself, as a render
-SETTINGS: dict[str, tuple[str, int, str | None] | None] = {
-    "render (crf 18, tune grain)": None,
-    "crf 18, x264 defaults (before)": ("yuv420p", 18, None),
-    "crf 16, x264 defaults": ("yuv420p", 16, None),
-    "crf 14, x264 defaults": ("yuv420p", 14, None),
-    "crf 14, tune grain": ("yuv420p", 14, "grain"),
-    "crf 20, tune grain": ("yuv420p", 20, "grain"),
-    "crf 22, tune grain": ("yuv420p", 22, "grain"),
-    "crf 18, yuv444p, x264 defaults (few players)": ("yuv444p", 18, None),
-    "crf 18, yuv444p, tune grain (--pix-fmt yuv444p)": ("yuv444p", 18, "grain"),
+# name: (output suffix, settings); None: stylevid.encode.encode itself, as a render
+Setting = tuple[str, dict | None]
+SETTINGS: dict[str, dict[str, Setting]] = {
+    "h264": {
+        "render (crf 18, tune grain)": (".mp4", None),
+        "crf 18, x264 defaults (before)": (".mp4", {"pix_fmt": "yuv420p", "crf": 18,
+                                                    "tune": None}),
+        "crf 16, x264 defaults": (".mp4", {"pix_fmt": "yuv420p", "crf": 16, "tune": None}),
+        "crf 14, x264 defaults": (".mp4", {"pix_fmt": "yuv420p", "crf": 14, "tune": None}),
+        "crf 14, tune grain": (".mp4", {"pix_fmt": "yuv420p", "crf": 14, "tune": "grain"}),
+        "crf 20, tune grain": (".mp4", {"pix_fmt": "yuv420p", "crf": 20, "tune": "grain"}),
+        "crf 22, tune grain": (".mp4", {"pix_fmt": "yuv420p", "crf": 22, "tune": "grain"}),
+        "crf 18, yuv444p, x264 defaults (few players)": (".mp4", {"pix_fmt": "yuv444p",
+                                                                  "crf": 18, "tune": None}),
+        "crf 18, yuv444p, tune grain (--pix-fmt yuv444p)": (".mp4", {"pix_fmt": "yuv444p",
+                                                                     "crf": 18,
+                                                                     "tune": "grain"}),
+    },
+    "web": {
+        "H.264 as a render (crf 18, tune grain)": (".mp4", None),
+        **{f"WebM, VP9 crf {crf}": (".webm", {"pix_fmt": "yuv420p", "crf": crf, "tune": None})
+           for crf in (14, 18, 24, 28, 32)},
+        "WebM as a render": (".webm", None),
+        "GIF, no dithering": (".gif", {"dither": {"dither": "none"}}),
+        "GIF, bayer_scale 1": (".gif", {"dither": {"dither": "bayer", "bayer_scale": 1}}),
+        "GIF, bayer_scale 2": (".gif", {"dither": {"dither": "bayer", "bayer_scale": 2}}),
+        "GIF, bayer_scale 3": (".gif", {"dither": {"dither": "bayer", "bayer_scale": 3}}),
+        "GIF, bayer_scale 4": (".gif", {"dither": {"dither": "bayer", "bayer_scale": 4}}),
+        "GIF, sierra2_4a (ffmpeg's default)": (".gif", {"dither": {"dither": "sierra2_4a"}}),
+        "GIF, floyd_steinberg": (".gif", {"dither": {"dither": "floyd_steinberg"}}),
+        "GIF as a render": (".gif", None),
+    },
 }
 
 
@@ -61,16 +85,27 @@ def frame_types(video: Path) -> list[str]:
     return re.findall(r"\btype:([IPB])\b", run.stderr)
 
 
-def encode_with(setting: tuple[str, int, str | None] | None, pattern: str, fps: Fraction,
-                out: Path, size: tuple[int, int]) -> None:
-    if setting is None:
+def encode_with(setting: Setting, pattern: str, fps: Fraction, out: Path,
+                size: tuple[int, int]) -> None:
+    """Encode as a render does (``setting[1]`` None) or with the given settings."""
+    suffix, options = setting
+    if options is None:
         encode(pattern, fps, out)
         return
-    pix_fmt, crf, tune = setting
-    subprocess.run(encode_args(pattern, fps, str(out), audio_source=None, start=None,
-                               duration=None, crf=crf, matrix=colour_matrix(*size), tune=tune,
-                               pix_fmt=pix_fmt),
-                   capture_output=True, check=True)
+    if suffix == ".gif":
+        runs = gif_args(pattern, fps, str(out), str(out.with_suffix(".png")), **options)
+    else:
+        runs = [encode_args(pattern, fps, str(out), audio_source=None, start=None,
+                            duration=None, matrix=colour_matrix(*size), **options)]
+    for run in runs:
+        subprocess.run(run, capture_output=True, check=True)
+
+
+def psnr(decoded: list[np.ndarray], lossless: list[np.ndarray]) -> float:
+    """PSNR in dB of the decoded frames against the lossless ones, over the whole clip."""
+    error = np.mean([np.mean((d.astype(np.float64) - f) ** 2)
+                     for d, f in zip(decoded, lossless, strict=True)])
+    return float(10 * np.log10(255 ** 2 / error))
 
 
 def by_type(values: np.ndarray, types: list[str]) -> dict[str, float]:
@@ -93,6 +128,7 @@ def main() -> None:
     parser.add_argument("source", type=Path, help="the clip they were rendered from")
     parser.add_argument("--style", type=Path, default=STYLE)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--formats", choices=sorted(SETTINGS), default="h264")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     machine = f"{cpu_description()}, {args.threads} threads, torch {torch.__version__}"
@@ -109,9 +145,11 @@ def main() -> None:
     warping = warping_errors(lossless, motions).mean()
     rows = {}
     with tempfile.TemporaryDirectory() as folder:
-        for name, setting in SETTINGS.items():
-            out = Path(folder) / "out.mp4"
+        for name, setting in SETTINGS[args.formats].items():
+            out = Path(folder) / f"out{setting[0]}"
+            began = time.perf_counter()
             encode_with(setting, str(args.frames / "%06d.png"), info.fps, out, (width, height))
+            encoding = time.perf_counter() - began
             decoded = list(read_frames(out, probe(out), width, height))
             types = frame_types(out)
             style_ratio = np.array([meter(f, o)[0] for f, o in
@@ -120,6 +158,7 @@ def main() -> None:
             warping_ratio = warping_errors(decoded, motions).mean() / warping
             seconds = len(decoded) / float(info.fps)
             rows[name] = {"kbit_s": out.stat().st_size * 8 / 1000 / seconds,
+                          "encoding_s": encoding, "psnr_db": psnr(decoded, lossless),
                           "style": float(style_ratio.mean()),
                           "style_by_type": by_type(style_ratio, types),
                           "sharpness": float(sharp_ratio.mean()),
@@ -133,19 +172,24 @@ def main() -> None:
 
 def write_results(machine: str, args: argparse.Namespace, width: int, height: int,
                   count: int, rows: dict) -> None:
-    lines = [f"# H.264 and stylized frames\n\n{machine}. {count} frames of a render of "
+    command = f"python scripts/bench_encoder.py {args.frames} {args.source}"
+    if args.formats != "h264":
+        command += f" --formats {args.formats}"
+    lines = [f"# Encoding stylized frames\n\n{machine}. {count} frames of a render of "
              f"{args.source.name} at {width}x{height} ({args.style.name}); decoded against "
-             f"the lossless frames.\n\n`python scripts/bench_encoder.py {args.frames} "
-             f"{args.source}`\n",
-             "| encoder | kbit/s | style loss x lossless (I/P frames, B frames) | sharpness x "
-             "lossless (I/P, B) | warping error x lossless |", "|---|---|---|---|---|"]
+             f"the lossless frames.\n\n`{command}`\n",
+             "| encoder | kbit/s | encoding s | PSNR dB | style loss x lossless (I/P frames, "
+             "B frames) | sharpness x lossless (I/P, B) | warping error x lossless |",
+             "|---|---|---|---|---|---|---|"]
     for name, row in rows.items():
         s, d = row["style_by_type"], row["sharpness_by_type"]
-        lines.append(f"| {name} | {row['kbit_s']:.0f} | {row['style']:.2f} ({s['I/P']:.2f}, "
+        lines.append(f"| {name} | {row['kbit_s']:.0f} | {row['encoding_s']:.1f} | "
+                     f"{row['psnr_db']:.2f} | {row['style']:.2f} ({s['I/P']:.2f}, "
                      f"{s['B']:.2f}) | {row['sharpness']:.3f} ({d['I/P']:.3f}, {d['B']:.3f}) | "
                      f"{row['warping']:.2f} |")
-    (RESULTS / "encoder.md").write_text("\n".join(lines) + "\n")
-    (RESULTS / "encoder.json").write_text(json.dumps(
+    stem = "encoder" if args.formats == "h264" else f"encoder_{args.formats}"
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{stem}.json").write_text(json.dumps(
         {"machine": machine, "size": [width, height], "frames": count, "rows": rows},
         indent=1))
     print("\n".join(lines))

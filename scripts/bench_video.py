@@ -33,13 +33,14 @@ import torch
 
 from stylevid.config import FLOW_PRESETS, VIDEO_ITERATIONS, RenderOptions, StyleParams
 from stylevid.device import cpu_description, resolve_precision
+from stylevid.encode import encode
 from stylevid.engine import Region, StyleImage, Stylizer
 from stylevid.evaluate import LossMeter, evaluate_clip, evaluate_frames
 from stylevid.imageio import read_image, write_image
 from stylevid.render import default_work_dir, render_video
 from stylevid.still import finish
 from stylevid.synthetic import moving_disc_frames, pan_frames, write_clip, zoom_frames
-from stylevid.video import encode, output_size, probe, read_frames
+from stylevid.video import output_size, probe, read_frames
 from stylevid.workdir import WorkDir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -295,7 +296,7 @@ def sampled_independent(path: Path, duration: float | None, size: int, stylizer:
                         truth: list | None, sample: int = SAMPLE) -> dict:
     """The pairs of frames sample*k, sample*k+1 stylized on their own
     (INDEPENDENT_ITERATIONS), measured as they are (``lossless``) and encoded like a render's
-    frames (stylevid.video.encode: at 64 px the halved colour resolution alone moves the
+    frames (stylevid.encode.encode: at 64 px the halved colour resolution alone moves the
     style loss by ~20 %) and decoded. Their frame types are not the render's: they are encoded
     as a clip of their own, so the lossless ratios are the like-for-like ones."""
     frames = originals(path, duration, size)

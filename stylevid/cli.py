@@ -479,7 +479,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Frame rate and audio are kept; re-running resumes.")
     p.add_argument("input", help="video file, or folder of numbered pictures")
     p.add_argument("-o", "--output", required=True,
-                   help="output video (.mp4, .mkv, .mov) or a folder for PNG frames")
+                   help="output video: H.264 in .mp4, .mkv, .mov or .m4v, VP9 in .webm, or an "
+                        "animated .gif (no sound); or a folder for PNG frames")
     add_style_options(p, size=VIDEO_SIZE)
     p.set_defaults(iterations=VIDEO_ITERATIONS)
     v = p.add_argument_group("video")
@@ -534,7 +535,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "to render a video at (default: its own; a lower rate "
                                  "renders fewer frames, the audio kept in sync)")
     v.add_argument("--crf", default=RenderOptions.crf,
-                   help="H.264 quality from 0 to 51, lower = better (default 18)")
+                   help="quality from 0 to 51 on x264's scale, lower = better (default 18; a .webm "
+                        "gets VP9's crf of the same quality; not for a .gif)")
     v.add_argument("--pix-fmt", default=RenderOptions.pix_fmt,
                    help="H.264 chroma: yuv420p (default; plays everywhere) or yuv444p (the "
                         "strokes' colour at full resolution; few players decode it)")

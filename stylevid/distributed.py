@@ -465,7 +465,7 @@ def _open_video(job: VideoJob, params: StyleParams, options: RenderOptions,
     """Probe the input, check the output, open the work folder; chunks come later."""
     info = probe(job.source, options.frame_rate)
     size = output_size(info, params.size)
-    check_output(job.output)
+    check_output(job.output, info, options)
     _, regions = regions_source(job.regions, job.styles, params, options, info)
     work = WorkDir(job.work_dir or default_work_dir(job.output))
     manifest = manifest_for(job.source, [s.path for s in job.styles], params, options, size,

@@ -6,6 +6,7 @@ input, an output folder and parameters::
     inputs: ["videos/*.mp4", {path: intro.mov, style: styles/wave.jpg}]
     style: styles/starry_night.jpg
     output_dir: out/
+    format: mp4  # the outputs' container (mp4, mkv, mov, m4v, webm, gif)
     params: {size: 256, iterations: 100}
 """
 
@@ -51,7 +52,7 @@ def _inside(path: Path, folder: Path) -> bool:
     return path.resolve().is_relative_to(folder.resolve())
 
 
-_JOB_KEYS = ("inputs", "style", "output_dir", "params")
+_JOB_KEYS = ("inputs", "style", "output_dir", "format", "params")
 _RENAMED = {"folder_fps": "fps"}  # settings of earlier versions, by their new name
 _INPUT_KEYS = ("path", "style", "output")
 
@@ -109,6 +110,7 @@ def load_job(path: str | Path) -> JobSpec:
     _check_keys(raw, _JOB_KEYS, f"job file {path}")
     base = path.resolve().parent
     output_dir = (base / _text(raw["output_dir"], "output_dir", f"job file {path}")).resolve()
+    suffix = _output_suffix(raw.get("format", "mp4"), f"job file {path}")
     params, options, ray = _params(raw.get("params") or {})
     default_style = raw.get("style")
     inputs: list[JobInput] = []
@@ -132,7 +134,7 @@ def load_job(path: str | Path) -> JobSpec:
         for match in matches:
             source = Path(os.path.normpath(match))  # "jobs/../videos/a.mp4": "videos/a.mp4"
             name = _text(entry["output"], "output", where) \
-                if len(matches) == 1 and "output" in entry else f"{source.stem}.mp4"
+                if len(matches) == 1 and "output" in entry else source.stem + suffix
             output = output_dir / name
             if not _inside(output, output_dir) or Path(name).is_absolute():
                 raise UserError(f"job output {name!r} is outside output_dir {output_dir}")
@@ -142,6 +144,17 @@ def load_job(path: str | Path) -> JobSpec:
     if duplicates:
         raise UserError(f"several inputs would write {duplicates[0]}; give them 'output' names")
     return JobSpec(inputs, output_dir, params, options, ray)
+
+
+def _output_suffix(value: Any, where: str) -> str:
+    """The outputs' suffix from a job's ``format`` (``webm`` or ``.webm``)."""
+    from .encode import OUTPUT_SUFFIXES
+
+    suffix = "." + _text(value, "format", where).lower().lstrip(".")
+    if suffix not in OUTPUT_SUFFIXES:
+        raise UserError(f"{where}: format must be one of "
+                        f"{', '.join(s[1:] for s in OUTPUT_SUFFIXES)}, not {value!r}")
+    return suffix
 
 
 class JobManifest:

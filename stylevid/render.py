@@ -17,6 +17,7 @@ import torch
 
 from .color import match_colors
 from .config import RenderOptions, StyleParams
+from .encode import OUTPUT_SUFFIXES, check_container, encode
 from .engine import Region, Stylizer
 from .errors import UserError
 from .fsutil import check_writable
@@ -27,15 +28,7 @@ from .motion import Motion, MotionCache, MotionPrefetcher, carried
 from .objective import PixelAnchor
 from .still import finish
 from .temporal import beyond_source, long_term_weights
-from .video import (
-    FRAME_SUFFIXES,
-    VIDEO_SUFFIXES,
-    VideoInfo,
-    encode,
-    output_size,
-    probe,
-    read_frames,
-)
+from .video import FRAME_SUFFIXES, VideoInfo, output_size, probe, read_frames
 from .workdir import WorkDir, file_digest
 
 LONG_TERM = (1, 2, 4)  # Ruder et al.: J = {1, 2, 4} frames back
@@ -507,7 +500,7 @@ def render_video(
     source, output = Path(source), Path(output)
     info = probe(source, options.frame_rate)
     size = output_size(info, stylizer.params.size)
-    check_output(output)
+    check_output(output, info, options)
     if output.resolve() == source.resolve():
         raise UserError(f"the output {output} would replace the input video")
     if stylizer.params.init not in ("content", "noise"):
@@ -550,9 +543,9 @@ def no_frames_message(source: Path, options: RenderOptions) -> str:
     return f"{source} has no frames{where}"
 
 
-def check_output(output: Path) -> None:
-    """Refuse what cannot hold a video (a picture, a text file, a missing folder) before any
-    work is done."""
+def check_output(output: Path, info: VideoInfo, options: RenderOptions) -> None:
+    """Refuse what cannot hold a video (a picture, a text file, a missing folder, a GIF of
+    60 frames a second) before any work is done."""
     if is_frame_folder(output):
         parent = output.resolve().parent
         if not parent.is_dir():
@@ -563,10 +556,11 @@ def check_output(output: Path) -> None:
         return
     if output.suffix.lower() in FRAME_SUFFIXES:
         raise UserError(f"output {output} is a picture; give a video file (.mp4) or a folder")
-    if output.suffix.lower() not in VIDEO_SUFFIXES:
+    if output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise UserError(f"cannot write {output}: give a video file name "
-                        f"({', '.join(VIDEO_SUFFIXES)}) or a folder for PNG frames, "
+                        f"({', '.join(OUTPUT_SUFFIXES)}) or a folder for PNG frames, "
                         f"not {output.suffix!r}")
+    check_container(output, info.fps, options.pix_fmt)
     check_writable(output)
 
 

@@ -14,41 +14,48 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 
 import ffmpeg
 import numpy as np
 
 from .errors import UserError
-from .fsutil import atomic_path, check_readable, check_writable
+from .fsutil import check_readable
 from .imageio import read_image, resize_to
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v")  # containers that hold H.264 and the audio
 DEFAULT_FOLDER_FPS = Fraction(25)
 
 
-def ffmpeg_exe(filters: tuple[str, ...] = ()) -> str:
-    """Path of the ffmpeg binary to use: the one on PATH if it has ``filters``, else the
-    binary of imageio-ffmpeg (every release since 0.4.9 has zscale and tonemap)."""
+def ffmpeg_exe(filters: tuple[str, ...] = (), encoders: tuple[str, ...] = ()) -> str:
+    """Path of the ffmpeg binary to use: the one on PATH if it has ``filters`` and
+    ``encoders``, else the binary of imageio-ffmpeg (every release since 0.4.9 has zscale,
+    tonemap, palettegen, libvpx-vp9 and libopus)."""
     import imageio_ffmpeg
 
     found = shutil.which("ffmpeg")
-    if found and (not filters or set(filters) <= _filters_of(found)):
+    if found and set(filters) <= _listed(found, "filters") \
+            and set(encoders) <= _listed(found, "encoders"):
         return found
     bundled = imageio_ffmpeg.get_ffmpeg_exe()
-    missing = set(filters) - _filters_of(bundled) if filters else set()
+    missing = (set(filters) - _listed(bundled, "filters")) \
+        | (set(encoders) - _listed(bundled, "encoders"))
     if missing:
-        raise UserError(f"ffmpeg at {bundled} has no {', '.join(sorted(missing))} filter")
+        raise UserError(f"ffmpeg at {bundled} has no {', '.join(sorted(missing))}")
     return bundled
 
 
 @functools.cache
-def _filters_of(exe: str) -> frozenset[str]:
-    """Names of the filters an ffmpeg binary has."""
-    listing = subprocess.run([exe, "-hide_banner", "-filters"], capture_output=True,
+def _listed(exe: str, kind: Literal["filters", "encoders"]) -> frozenset[str]:
+    """Names of the filters or encoders an ffmpeg binary has."""
+    listing = subprocess.run([exe, "-hide_banner", f"-{kind}"], capture_output=True,
                              text=True, errors="replace").stdout
-    return frozenset(line.split()[1] for line in listing.splitlines()
-                     if len(line.split()) > 2 and "->" in line.split()[2])
+    # filters: " T.. zscale  V->V  ...", encoders: " V....D libx264  ...", after a legend
+    # that ends with a line of dashes
+    lines = listing.split("------", 1)[-1].splitlines() if kind == "encoders" else \
+        [line for line in listing.splitlines()
+         if len(line.split()) > 2 and "->" in line.split()[2]]
+    return frozenset(line.split()[1] for line in lines if len(line.split()) > 1)
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,9 @@ _SAR = re.compile(r"\[SAR (\d+):(\d+) DAR")
 # ffmpeg opens a single picture as a one-frame "video" with these demuxers
 _STILL = re.compile(r"Input #0, (?:image2|\w+_pipe),")
 _AUDIO = re.compile(r"Stream #\S+.*?: Audio: (\w+)")
+# A GIF's header gives the rate of its first delays (33.33 for 29.97 frames a second, whose
+# delays alternate between 3 and 4 hundredths); its average rate is its frames over its length.
+_GIF = re.compile(r"Input #0, gif,")
 _ROTATION = re.compile(r"(?:rotation of |rotate\s*:\s*)(-?\d+(?:\.\d+)?)")
 
 # HDR video (PQ, SMPTE ST 2084: HDR10, Dolby Vision's base layer; HLG, ARIB STD-B67: what
@@ -155,7 +165,37 @@ def probe(source: str | Path, fps: Fraction | None = None) -> VideoInfo:
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True,
                           text=True, errors="replace")
     info = parse_probe(proc.stderr, str(path))
-    return replace(info, fps=fps) if fps else info
+    if fps:
+        return replace(info, fps=fps)
+    if _GIF.search(proc.stderr) and info.duration > 0:
+        return replace(info, fps=gif_rate(_frame_count(path), info.duration))
+    return info
+
+
+# Frame rates a GIF's length is matched against, integer rates before NTSC's
+_GIF_RATES = tuple(Fraction(r) for r in (24, 25, 30, 50, 12, 15, 10, 20, 8, 5)) + tuple(
+    Fraction(base * 1000, 1001) for base in (24, 30))
+
+
+def gif_rate(frames: int, duration: float) -> Fraction:
+    """The frame rate of a GIF of ``frames`` lasting ``duration`` seconds: a common rate whose
+    length rounds to it (a GIF's delays are whole hundredths, so 10 frames at 30 a second
+    last 0.33 s, 30.3 frames a second), else the average rate."""
+    for rate in _GIF_RATES:
+        if abs(frames / rate - duration) <= 0.0101:
+            return rate
+    return exact_fps(frames / duration)
+
+
+def _frame_count(path: Path) -> int:
+    """How many frames a file holds, counted from its packets (nothing decoded)."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-stats",
+                           "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+                          capture_output=True, text=True, errors="replace")
+    counts = re.findall(r"frame=\s*(\d+)", proc.stderr)
+    if not counts:
+        raise UserError(f"cannot read video {path}: {proc.stderr.strip() or 'no frames'}")
+    return int(counts[-1])
 
 
 def output_size(info: VideoInfo, size: int | None) -> tuple[int, int]:
@@ -193,7 +233,7 @@ def decode_args(source: str, width: int, height: int, fps: Fraction,
     if transfer is not None:  # on the small frames: 6 ms a 4K frame instead of 131
         stream = _tone_mapped(stream)
     exe = ffmpeg_exe(("zscale", "tonemap") if transfer is not None else ())
-    return _with_globals(stream.output("pipe:", format="rawvideo", pix_fmt="rgb24").compile(
+    return with_globals(stream.output("pipe:", format="rawvideo", pix_fmt="rgb24").compile(
         cmd=exe))
 
 
@@ -210,7 +250,7 @@ def _tone_mapped(stream: ffmpeg.nodes.FilterableStream) -> ffmpeg.nodes.Filterab
             .filter("format", "gbrp"))
 
 
-def _with_globals(args: list[str]) -> list[str]:
+def with_globals(args: list[str]) -> list[str]:
     """Global options go first: ffmpeg ignores options after the last output."""
     return [args[0], "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args[1:]]
 
@@ -243,108 +283,3 @@ def read_frames(source: str | Path, info: VideoInfo, width: int, height: int,
         process.wait()
     if process.returncode not in (0, -9) and error:
         raise UserError(f"ffmpeg failed to decode {source}: {error.splitlines()[-1]}")
-
-
-# x264's tuning for film grain: painted strokes are fine texture of the same kind, and the
-# default tuning quantises B-frames (3 frames in 4) more coarsely, smoothing their strokes.
-# bedroom.mp4's first 48 frames rendered at 512x288, crf 18, decoded against the lossless
-# frames (scripts/bench_encoder.py): by default style loss 1.52x (I/P frames 1.34x, B-frames
-# 1.59x) and sharpness 0.94x / 0.87x, a pulse in the texture; tuned 1.29x (1.25x / 1.31x) and
-# 0.98x / 0.96x, at 1.7x the bitrate (docs/benchmarks.md, "The encoder").
-TUNE = "grain"
-
-
-def colour_matrix(width: int, height: int) -> str:
-    """The YUV matrix of an output of this size: BT.709's for HD (1280 wide or more, or
-    taller than 576), BT.601's (smpte170m) below, which is what players assume of a video
-    that does not say (mpv's rule). The output says it too (encode_args), so a player that
-    reads the tags is right at any size, and one that guesses is right as well. Untagged and
-    always BT.601, as before, a player taking an HD video for BT.709 showed a green of (30,
-    180, 60) as (17, 157, 55). BT.709's matrix at 512x288 cost 0.4 dB against the lossless
-    frames (26.23 against 26.63 dB, 4:2:0 halves more of a painting's colour with it)."""
-    return "bt709" if width >= 1280 or height > 576 else "smpte170m"
-
-
-AAC_BITRATE = "192k"  # where the audio is re-encoded
-
-
-def encode_args(pattern: str, fps: Fraction, output: str, *, audio_source: str | None,
-                start: float | None, duration: float | None, crf: int, matrix: str,
-                audio_codec: str = "copy", tune: str | None = TUNE,
-                pix_fmt: str = "yuv420p") -> list[str]:
-    """ffmpeg arguments that encode numbered PNGs to H.264 and copy the audio from ``start``
-    for ``duration`` seconds, the frames' length (``matrix``: see colour_matrix; ``tune``:
-    x264's tuning, None for its defaults, for scripts/bench_encoder.py; ``pix_fmt``: one of
-    config.PIX_FMTS). Audio that ends sooner leaves every frame in: ffmpeg's ``-shortest``,
-    used before, cut the video where the audio ended, and on a short clip well before (8
-    frames over 0.84 s with 0.79 s of sound kept 6)."""
-    # BT.709's primaries and transfer (those of the RGB frames) and the YUV matrix: on the
-    # frames (setparams; ffmpeg 7 and later read them there) and on the encoder (ffmpeg 4
-    # and 5 read them there)
-    tags = {"color_primaries": "bt709", "color_trc": "bt709", "colorspace": matrix}
-    video = (ffmpeg.input(pattern, framerate=f"{fps.numerator}/{fps.denominator}",
-                          start_number=0).video
-             .filter("scale", out_color_matrix=matrix, out_range="tv")
-             .filter("setparams", range="tv", **tags))
-    streams = [video]
-    if audio_source is not None:
-        options = {}
-        if start:
-            options["ss"] = start
-        if duration:
-            options["t"] = duration
-        streams.append(ffmpeg.input(audio_source, **options).audio)
-    out = ffmpeg.output(
-        *streams, output, vcodec="libx264", pix_fmt=pix_fmt, crf=crf,
-        **({"tune": tune} if tune is not None else {}),
-        r=f"{fps.numerator}/{fps.denominator}", movflags="+faststart", **tags,
-        **({"acodec": audio_codec} if audio_source is not None else {}),
-        **({"audio_bitrate": AAC_BITRATE} if audio_codec == "aac" else {}),
-    )
-    return _with_globals(out.compile(cmd=ffmpeg_exe()))
-
-
-# Audio codecs that players play in an MP4 (browsers, QuickTime, phones) and in a MOV
-# (QuickTime); others are re-encoded to AAC. ffmpeg 7+ copies PCM, FLAC or Opus into an
-# MP4 without complaint, and most players then play it silent: a camera's .mov with PCM
-# sound came out so.
-PLAYABLE_AUDIO = {
-    ".mp4": ("aac", "mp3", "ac3", "eac3", "alac"),
-    ".m4v": ("aac", "mp3", "ac3", "eac3", "alac"),
-    ".mov": ("aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s16be", "pcm_s24le",
-             "pcm_s24be", "pcm_s32le", "pcm_f32le", "pcm_f32be"),
-}
-
-
-def audio_codecs(output: Path, source_codec: str | None) -> list[str]:
-    """The audio codecs to try, in order: a copy where the container plays the source's
-    codec (any in a Matroska file), else AAC."""
-    playable = PLAYABLE_AUDIO.get(output.suffix.lower())
-    if playable is not None and source_codec not in playable:
-        return ["aac"]
-    return ["copy", "aac"]
-
-
-def encode(pattern: str, fps: Fraction, output: Path, *, audio_source: str | None = None,
-           audio_codec: str | None = None, start: float | None = None,
-           duration: float | None = None, crf: int = 18, pix_fmt: str = "yuv420p") -> None:
-    """Encode numbered frames into ``output`` atomically, keeping the source's audio (from
-    ``start``, for ``duration`` seconds: the frames' length).
-
-    The audio stream (its codec ``audio_codec``) is copied where the container plays it,
-    else, or if the container refuses it, re-encoded to AAC (see PLAYABLE_AUDIO). ffmpeg's
-    own message is shown on failure.
-    """
-    check_writable(output)
-    height, width = read_image(pattern % 0).shape[:2]
-    with atomic_path(output) as tmp:
-        codecs = audio_codecs(output, audio_codec) if audio_source is not None else ["copy"]
-        for codec in codecs:
-            args = encode_args(pattern, fps, str(tmp), audio_source=audio_source, start=start,
-                               duration=duration, crf=crf, matrix=colour_matrix(width, height),
-                               audio_codec=codec, pix_fmt=pix_fmt)
-            proc = subprocess.run(args, capture_output=True, text=True, errors="replace")
-            if proc.returncode == 0:
-                return
-        message = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "unknown error"
-        raise UserError(f"ffmpeg failed to write {output}: {message}")

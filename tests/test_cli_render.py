@@ -221,6 +221,56 @@ def test_fps_renders_a_video_at_another_rate_in_sync_with_its_sound(pan_clip, as
     assert "warping" in proc.stdout
 
 
+@pytest.mark.parametrize("name, codec, sound", [("out.webm", "vp9", "opus"),
+                                                  ("out.gif", "gif", None)])
+def test_a_render_is_written_as_webm_or_an_animated_gif(pan_clip, assets, default_render,
+                                                        tmp_path, cli, name, codec, sound):
+    """The same finished frames (the default render's work folder: only the encoding runs)
+    as VP9 in WebM with the sound made Opus, and as a GIF that loops and holds no sound,
+    each at the clip's rate and as close to the lossless frames as the H.264 file is."""
+    h264, frames_folder = default_render
+    out = tmp_path / name
+    proc = cli("render", str(pan_clip), "--style", str(assets.painting), "-o", str(out),
+               *FAST, "--work-dir", str(frames_folder.parent))
+    assert proc.returncode == 0, proc.stderr
+    assert "(0 rendered now)" in proc.stdout
+    header = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(out)],
+                            capture_output=True, text=True).stderr
+    assert re.search(rf"Video: {codec}\b", header), header
+    info, frames = decoded(out)
+    source = probe(pan_clip)
+    assert info.fps == 30 and len(frames) == 10
+    assert info.duration == pytest.approx(source.duration, abs=0.05)
+    assert info.audio_codec == sound and info.has_audio == (sound is not None)
+    lossless = [read_image(p) for p in sorted(frames_folder.glob("*.png"))]
+
+    def psnr(decoded_frames):
+        error = np.mean([np.mean((a.astype(float) - b) ** 2)
+                         for a, b in zip(decoded_frames, lossless, strict=True)])
+        return 10 * np.log10(255 ** 2 / error)
+
+    assert psnr(frames) > psnr(decoded(h264)[1]) - 1.0, (psnr(frames), psnr(decoded(h264)[1]))
+    if codec == "gif":  # Netscape's loop extension, 0: for ever
+        assert b"NETSCAPE2.0\x03\x01\x00\x00" in out.read_bytes()
+    proc = cli("eval", str(out), "--reference", str(pan_clip))  # read at the clip's rate
+    assert proc.returncode == 0 and "warping" in proc.stdout, proc.stderr
+
+
+def test_a_gif_is_refused_above_50_frames_a_second_before_any_work(assets, tmp_path, cli):
+    """Browsers play a GIF's frame delays under 2/100 s as 10/100: a 60 fps GIF would play at
+    10 frames a second."""
+    clip = tmp_path / "fast.mp4"
+    write_clip(pan_frames(read_image(assets.photo), 3, W, H, STEP), clip, fps=60)
+    out = tmp_path / "fast.gif"
+    proc = cli("render", str(clip), "--style", str(assets.painting), "-o", str(out), *FAST)
+    assert proc.returncode == 2 and "--fps 30" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = cli("render", str(clip), "--style", str(assets.painting), "-o", str(out), *FAST,
+               "--fps", "30", "--pix-fmt", "yuv444p")
+    assert proc.returncode == 2 and "a GIF holds 256 colours" in proc.stderr, proc.stderr
+    assert not out.exists() and not (tmp_path / ".fast.gif.stylevid").exists()
+
+
 def _write_flo(path, flow):
     with open(path, "wb") as handle:
         np.array([202021.25], np.float32).tofile(handle)

@@ -77,6 +77,9 @@ def test_job_file_globs_styles_and_safety(tmp_path):
     assert spec.inputs[0].style == str(tmp_path / "s.jpg")
     assert spec.inputs[2].style == "skimage:coffee"
     assert spec.params.size == 64 and spec.options.temporal_weight == 1000 and spec.ray.workers == 2
+    job.write_text("inputs: ['videos/*.mp4', {path: videos/a.mp4, output: a.mkv}]\n"
+                   "style: s.jpg\noutput_dir: out/\nformat: gif\n")
+    assert [i.output.name for i in load_job(job).inputs] == ["a.gif", "b.gif", "a.mkv"]
     job.write_text("inputs: [{path: videos/a.mp4, output: ../../escape.mp4}]\nstyle: s.jpg\n"
                    "output_dir: out/\n")
     with pytest.raises(UserError, match="outside output_dir"):

@@ -6,14 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
+from stylevid.encode import encode, encode_args
 from stylevid.errors import UserError
 from stylevid.synthetic import write_clip
 from stylevid.video import (
     HDR_PEAK_NITS,
     REFERENCE_WHITE_NITS,
     decode_args,
-    encode,
-    encode_args,
     exact_fps,
     ffmpeg_exe,
     output_size,
@@ -224,7 +223,8 @@ def test_round_trip_keeps_frames_fps_and_audio(tmp_path):
 
 @pytest.mark.parametrize("sound, output, kept", [
     ("pcm_s16le", "out.mp4", "aac"), ("flac", "out.mp4", "aac"), ("aac", "out.mp4", "aac"),
-    ("pcm_s16le", "out.mov", "pcm_s16le"), ("flac", "out.mkv", "flac")])
+    ("pcm_s16le", "out.mov", "pcm_s16le"), ("flac", "out.mkv", "flac"),
+    ("aac", "out.webm", "opus"), ("libopus", "out.webm", "opus")])
 def test_the_sound_is_copied_where_the_container_plays_it_else_made_aac(tmp_path, sound,
                                                                         output, kept):
     """A camera's PCM sound, or FLAC, copied into an MP4 (ffmpeg 7+ allows it) plays silent
@@ -236,7 +236,7 @@ def test_the_sound_is_copied_where_the_container_plays_it_else_made_aac(tmp_path
                            str(source)], capture_output=True, text=True)
     assert made.returncode == 0, made.stderr
     info = probe(source)
-    assert info.audio_codec == sound
+    assert info.audio_codec == sound.removeprefix("lib")
     folder = tmp_path / "frames"
     folder.mkdir()
     for i, frame in enumerate(read_frames(source, info, 32, 24)):
@@ -245,6 +245,22 @@ def test_the_sound_is_copied_where_the_container_plays_it_else_made_aac(tmp_path
     encode(str(folder / "%06d.png"), info.fps, out, audio_source=str(source),
            audio_codec=info.audio_codec)
     assert probe(out).audio_codec == kept
+
+
+@pytest.mark.parametrize("fps", [Fraction(24), Fraction(30000, 1001), Fraction(50)])
+def test_a_gif_lasts_as_long_as_its_frames_at_any_rate(tmp_path, fps):
+    """A GIF's delays are whole hundredths of a second; 24 and 29.97 frames a second are
+    not, and the delays alternate so that the GIF keeps the clip's length."""
+    picture = np.zeros((16, 16, 3), np.uint8)
+    for i in range(30):
+        picture[:] = (8 * i, 255 - 8 * i, 100)
+        cv2.imwrite(str(tmp_path / f"{i:06d}.png"), picture[:, :, ::-1])
+    out = tmp_path / "out.gif"
+    encode(str(tmp_path / "%06d.png"), fps, out)
+    info = probe(out)
+    frames = list(read_frames(out, info, 16, 16))
+    assert len(frames) == 30 and info.duration == pytest.approx(30 / fps, abs=0.011)
+    assert np.abs(frames[7].astype(int) - (56, 199, 100)).max() <= 8
 
 
 @pytest.mark.parametrize("width, height, matrix, as_read", [
