@@ -1,7 +1,8 @@
-"""Video I/O with ffmpeg (through ffmpeg-python): probe, stream frames, encode with audio.
+"""Video input with ffmpeg (through ffmpeg-python): probe, stream frames (writing: encode).
 
-The system ``ffmpeg`` is used when it is on PATH, else the binary of ``imageio-ffmpeg``.
-Frames are RGB uint8 arrays. A folder of numbered pictures works as a video too.
+The system ``ffmpeg`` is used when it is on PATH and has what a task needs, else the binary
+of ``imageio-ffmpeg``. Frames are RGB uint8 arrays. A folder of numbered pictures works as a
+video too.
 """
 
 from __future__ import annotations
