@@ -298,10 +298,14 @@ def _cmd_render(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     cuts = f", new shots at frames {summary.cuts}" if summary.cuts else ""
-    print(f"wrote {output}{_REPLACED if replaced else ''}: {summary.frames} frames "
+    print(f"wrote {output}{_REPLACED if replaced else ''}: {_count(summary.frames, 'frame')} "
           f"({summary.rendered} rendered now) "
           f"in {summary.seconds:.1f} s{cuts}")
     return 0
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _say(line: str) -> None:
@@ -326,7 +330,7 @@ def _render_on_ray(args: argparse.Namespace, params: StyleParams, options: Rende
         bar.close()
     if outcome.state != "done":
         raise UserError(outcome.reason)
-    print(f"wrote {output}: {outcome.frames} frames")
+    print(f"wrote {output}: {_count(outcome.frames, 'frame')}")
     return 0
 
 

@@ -42,6 +42,7 @@ from .render import (
     RegionsFn,
     VideoRenderer,
     check_output,
+    check_span,
     default_work_dir,
     expected_frames,
     joined,
@@ -466,6 +467,7 @@ def _open_video(job: VideoJob, params: StyleParams, options: RenderOptions,
     info = probe(job.source, options.frame_rate)
     size = output_size(info, params.size)
     check_output(job.output, info, options)
+    check_span(job.source, info, options)
     _, regions = regions_source(job.regions, job.styles, params, options, info)
     work = WorkDir(job.work_dir or default_work_dir(job.output))
     manifest = manifest_for(job.source, [s.path for s in job.styles], params, options, size,

@@ -501,6 +501,7 @@ def render_video(
     info = probe(source, options.frame_rate)
     size = output_size(info, stylizer.params.size)
     check_output(output, info, options)
+    check_span(source, info, options)
     if output.resolve() == source.resolve():
         raise UserError(f"the output {output} would replace the input video")
     if stylizer.params.init not in ("content", "noise"):
@@ -536,6 +537,14 @@ def render_video(
     write_output(work, result.frames, output, source, info, options, options.passes)
     return RenderSummary(frames=result.frames, rendered=rendered, cuts=result.cuts,
                          seconds=time.monotonic() - began)
+
+
+def check_span(source: Path, info: VideoInfo, options: RenderOptions) -> None:
+    """Refuse a ``--start`` at or past the end of the clip before any work (a work folder
+    would be opened for nothing)."""
+    if options.start and info.duration and options.start >= info.duration:
+        raise UserError(f"--start {options.start:g} is past the end of {source}, which lasts "
+                        f"{info.duration:g} s")
 
 
 def no_frames_message(source: Path, options: RenderOptions) -> str:

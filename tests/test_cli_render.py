@@ -271,6 +271,16 @@ def test_a_gif_is_refused_above_50_frames_a_second_before_any_work(assets, tmp_p
     assert not out.exists() and not (tmp_path / ".fast.gif.stylevid").exists()
 
 
+def test_a_start_past_the_end_is_refused_before_a_work_folder_is_made(pan_clip, assets,
+                                                                       tmp_path, cli):
+    out = tmp_path / "late.mp4"
+    proc = cli("render", str(pan_clip), "--style", str(assets.painting), "-o", str(out),
+               *FAST, "--start", "5")
+    assert proc.returncode == 2, proc.stderr
+    assert f"--start 5 is past the end of {pan_clip}, which lasts 0.33" in proc.stderr
+    assert not (tmp_path / ".late.mp4.stylevid").exists()
+
+
 def _write_flo(path, flow):
     with open(path, "wb") as handle:
         np.array([202021.25], np.float32).tofile(handle)
