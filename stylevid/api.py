@@ -68,12 +68,14 @@ def render_video(
     on_frame: Callable[[int, int, float], None] | None = None,
     on_step: ProgressFn | None = None,
     on_pass: Callable[[int], None] | None = None,
+    on_encode: Callable[[int, int], None] | None = None,
 ) -> RenderSummary:
     """Stylize a video file or frame folder into ``output`` (a video file, or a folder for
     PNG frames) with temporal consistency; resumes a stopped render of the same settings.
     ``params`` defaults to :func:`video_params` (512 px, 20 iterations a later frame).
     ``on_frame(index, total, loss)`` follows each frame written; a resumed render first
-    reports the last frame it holds, with the loss NaN."""
+    reports the last frame it holds, with the loss NaN. ``on_encode(written, frames)``
+    follows the encoding of the output video."""
     from .engine import Stylizer
     from .render import render_video as render
     from .video import probe
@@ -88,7 +90,8 @@ def render_video(
     stylizer = Stylizer(params, resolve_device(str(device)))
     return render(source, output, [s.path for s in specs], stylizer, options,
                   regions_for=regions_for, work_dir=Path(work_dir) if work_dir else None,
-                  manifest_extra=extra, on_frame=on_frame, on_step=on_step, on_pass=on_pass)
+                  manifest_extra=extra, on_frame=on_frame, on_step=on_step, on_pass=on_pass,
+                  on_encode=on_encode)
 
 
 @dataclass

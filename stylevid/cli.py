@@ -294,7 +294,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
                 args.input, specs, output, params=params, options=options,
                 regions=region_spec_from_args(args), work_dir=args.work_dir, device=device,
                 on_frame=bar.frame, on_step=bar.step,
-                on_pass=bar.start_pass if options.passes > 1 else None)
+                on_pass=bar.start_pass if options.passes > 1 else None,
+                on_encode=bar.encoding)
     finally:
         bar.close()
     cuts = f", new shots at frames {summary.cuts}" if summary.cuts else ""

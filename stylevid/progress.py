@@ -144,6 +144,16 @@ class FrameBar(_Bar):
         self.frame_iterations = 0
         self._show(loss)
 
+    def encoding(self, written: int, total: int) -> None:
+        """A bar over the frames written to the output video, after the frames' bar."""
+        if self.desc != "encode":
+            self.close()
+            self.desc = "encode"
+            self.bar = tqdm(total=total, desc=self.desc, unit="frame", disable=self.quiet,
+                            dynamic_ncols=True)
+        assert self.bar is not None
+        self.bar.update(min(written, total) - self.bar.n)
+
     def start_pass(self, pass_index: int) -> None:
         """A new bar for pass ``pass_index`` of a multi-pass render."""
         self.close()

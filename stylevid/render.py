@@ -488,13 +488,15 @@ def render_video(
     on_frame: FrameCallback | None = None,
     on_step: Callable[[int, float, torch.Tensor], None] | None = None,
     on_pass: Callable[[int], None] | None = None,
+    on_encode: Callable[[int, int], None] | None = None,
 ) -> RenderSummary:
     """Render ``source`` (video file or frame folder) to ``output`` (video file or folder).
 
     Finished frames go to the work folder as they are done; running again with the same
     settings resumes (also within later passes). The output is encoded (with the input's
     audio) only when every frame of the last pass is done, and written atomically.
-    ``on_pass(k)`` is called when pass k starts.
+    ``on_pass(k)`` is called when pass k starts, ``on_encode(written, frames)`` as the
+    output is encoded.
     """
     began = time.monotonic()
     source, output = Path(source), Path(output)
@@ -534,7 +536,8 @@ def render_video(
                                     regions_for=lambda i, _content: regions[i], fixed=fresh,
                                     anchors_for=joined(pulls) if pulls else None,
                                     on_frame=on_frame, on_step=on_step)
-    write_output(work, result.frames, output, source, info, options, options.passes)
+    write_output(work, result.frames, output, source, info, options, options.passes,
+                 on_encode)
     return RenderSummary(frames=result.frames, rendered=rendered, cuts=result.cuts,
                          seconds=time.monotonic() - began)
 
@@ -587,9 +590,10 @@ def is_frame_folder(output: Path) -> bool:
 
 
 def write_output(work: WorkDir, count: int, output: Path, source: Path, info: VideoInfo,
-                 options: RenderOptions, pass_index: int = 1) -> None:
+                 options: RenderOptions, pass_index: int = 1,
+                 on_encode: Callable[[int, int], None] | None = None) -> None:
     """Copy the finished frames of a pass to a folder, or encode them with the source's
-    audio."""
+    audio; ``on_encode(written, count)`` follows the encoding."""
     if is_frame_folder(output):
         output.mkdir(parents=True, exist_ok=True)
         for index in range(count):
@@ -601,5 +605,6 @@ def write_output(work: WorkDir, count: int, output: Path, source: Path, info: Vi
     audio = str(source) if info.has_audio else None
     encode(work.pattern(pass_index), info.fps, output, audio_source=audio,
            audio_codec=info.audio_codec, start=options.start,
-           duration=count / float(info.fps), crf=options.crf, pix_fmt=options.pix_fmt)
+           duration=count / float(info.fps), crf=options.crf, pix_fmt=options.pix_fmt,
+           on_progress=(lambda written: on_encode(written, count)) if on_encode else None)
 

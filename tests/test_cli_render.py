@@ -43,6 +43,9 @@ def default_render(pan_clip, assets, tmp_path_factory):
     # the first frame's iterations show before the frame bar does
     assert re.search(r"first frame 48x32: .*\d+it", proc.stderr), proc.stderr
     assert proc.stderr.index("first frame") < proc.stderr.index("render:")
+    # then the encoding, frame by frame, from ffmpeg's own count
+    assert re.search(r"encode: 100%.*\| 10/10", proc.stderr), proc.stderr
+    assert proc.stderr.index("render:") < proc.stderr.index("encode:")
     return out, out.parent / ".out_default.mp4.stylevid/frames"
 
 
