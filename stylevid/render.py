@@ -67,6 +67,8 @@ class RenderSummary:
 # (frame index, frames total, loss); a resumed render first reports its last finished frame
 # with the loss NaN
 FrameCallback = Callable[[int, int, float], None]
+# A frame's regions (frame index, content); the first pass asks for every frame in order,
+# later passes in any order.
 RegionsFn = Callable[[int, np.ndarray], Sequence[Region]]
 AnchorsFn = Callable[[int, np.ndarray], Sequence[PixelAnchor]]
 
@@ -523,17 +525,16 @@ def render_video(
         contents = work.clip(lambda: read_frames(source, info, *size, options.start,
                                                  options.duration), result.frames, size[1],
                              size[0])
-        # Regions carried along the flow are built frame after frame, so build them in order
-        # once; backward passes then look them up.
-        regions = [regions_for(i, content) for i, content in enumerate(contents)]
         fresh = fresh_keyframes(work.root / "ahead")
         pulls = fresh_keyframe_pulls(fresh, 0, len(contents), work.motion,
                                      contents.__getitem__, options, stylizer.device)
         for pass_index in range(2, options.passes + 1):
             if on_pass is not None:
                 on_pass(pass_index)
+            # the first pass asked for every frame's regions in order, so that regions
+            # carried along the flow are kept for any order (video_regions)
             rendered += refine_pass(pass_index, contents, work, renderer,
-                                    regions_for=lambda i, _content: regions[i], fixed=fresh,
+                                    regions_for=regions_for, fixed=fresh,
                                     anchors_for=joined(pulls) if pulls else None,
                                     on_frame=on_frame, on_step=on_step)
     write_output(work, result.frames, output, source, info, options, options.passes,

@@ -319,3 +319,34 @@ def test_a_chunk_sees_the_regions_of_a_render_from_the_clip_start(assets, tmp_pa
     assert not np.array_equal(masks(fresh(4, frames[4]))[0], expected[4][0])
     with pytest.raises(ValueError, match="asked for after"):
         chunk(3, frames[3])
+
+
+def test_later_passes_get_the_carried_regions_in_any_order_without_carrying_again(
+        assets, tmp_path, monkeypatch):
+    """With several passes, a mask carried along the flow is kept per frame as labels, so a
+    backward pass gets each frame's regions as the first pass had them, and the flow is not
+    computed again (before, every frame's float masks were held, and carried a second
+    time)."""
+    from stylevid import video_regions
+    from stylevid.config import RegionSpec, RenderOptions
+    from stylevid.synthetic import pan_frames
+
+    frames = pan_frames(read_image(assets.photo), 6, 48, 32, 2)
+    labels = np.zeros((32, 48), np.uint8)
+    labels[:, 24:] = 1
+    cv2.imwrite(str(tmp_path / "labels.png"), labels)
+    spec = RegionSpec(masks=(str(tmp_path / "labels.png"),),
+                      rules=("0=keep", f"1={assets.painting}"))
+    regions_for = video_regions.regions_source(spec, [], StyleParams(size=48),
+                                               RenderOptions(passes=2))[0]
+    first_pass = [[r.mask for r in regions_for(i, frame)] for i, frame in enumerate(frames)]
+    assert not np.array_equal(first_pass[0][0], first_pass[5][0])  # carried with the pan
+    flows = []
+    monkeypatch.setattr(video_regions, "compute_flow",
+                        lambda *a: flows.append(a) or pytest.fail("flow computed again"))
+    for index in reversed(range(6)):
+        for got, want in zip([r.mask for r in regions_for(index, frames[index])],
+                             first_pass[index], strict=True):
+            np.testing.assert_array_equal(got, want)
+    assert not flows
+
