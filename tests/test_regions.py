@@ -288,19 +288,27 @@ def test_a_mask_sequence_is_cut_and_timed_as_the_render(assets, tmp_path, cli):
     assert not list(out.glob("*.png"))
 
 
+def _pan_with_a_half_mask(assets, tmp_path, count):
+    """A panning clip (48x32) and regions from one label image carried along the flow: its
+    left half kept, its right half painted."""
+    from stylevid.config import RegionSpec
+    from stylevid.synthetic import pan_frames
+
+    labels = np.zeros((32, 48), np.uint8)
+    labels[:, 24:] = 1
+    cv2.imwrite(str(tmp_path / "labels.png"), labels)
+    return (pan_frames(read_image(assets.photo), count, 48, 32, 2),
+            RegionSpec(masks=(str(tmp_path / "labels.png"),),
+                       rules=("0=keep", f"1={assets.painting}")))
+
+
 def test_a_chunk_sees_the_regions_of_a_render_from_the_clip_start(assets, tmp_path):
     """A Ray chunk starting at frame 4 gets the mask carried along the flow from frame 0,
     as the whole render has it, even when the next chunk's keyframe is asked first."""
     from stylevid.config import RegionSpec
-    from stylevid.synthetic import pan_frames
     from stylevid.video_regions import carried_along_flow, from_clip_start, regions_source
 
-    frames = pan_frames(read_image(assets.photo), 8, 48, 32, 2)
-    labels = np.zeros((32, 48), np.uint8)
-    labels[:, 24:] = 1
-    cv2.imwrite(str(tmp_path / "labels.png"), labels)
-    spec = RegionSpec(masks=(str(tmp_path / "labels.png"),),
-                      rules=("0=keep", f"1={assets.painting}"))
+    frames, spec = _pan_with_a_half_mask(assets, tmp_path, 8)
     params = StyleParams(size=48)
     assert carried_along_flow(spec) and not carried_along_flow(RegionSpec())
 
@@ -328,15 +336,9 @@ def test_later_passes_get_the_carried_regions_in_any_order_without_carrying_agai
     computed again (before, every frame's float masks were held, and carried a second
     time)."""
     from stylevid import video_regions
-    from stylevid.config import RegionSpec, RenderOptions
-    from stylevid.synthetic import pan_frames
+    from stylevid.config import RenderOptions
 
-    frames = pan_frames(read_image(assets.photo), 6, 48, 32, 2)
-    labels = np.zeros((32, 48), np.uint8)
-    labels[:, 24:] = 1
-    cv2.imwrite(str(tmp_path / "labels.png"), labels)
-    spec = RegionSpec(masks=(str(tmp_path / "labels.png"),),
-                      rules=("0=keep", f"1={assets.painting}"))
+    frames, spec = _pan_with_a_half_mask(assets, tmp_path, 6)
     regions_for = video_regions.regions_source(spec, [], StyleParams(size=48),
                                                RenderOptions(passes=2))[0]
     first_pass = [[r.mask for r in regions_for(i, frame)] for i, frame in enumerate(frames)]
