@@ -160,10 +160,8 @@ def _encoders(output: str, audio_codec: str) -> tuple[str, ...]:
 
 def audio_codecs(output: Path, source_codec: str | None) -> list[str]:
     """The audio codecs to try, in order: a copy where the container plays the source's
-    codec (any in a Matroska file), else AAC (Opus in WebM); none for a GIF."""
+    codec (any in a Matroska file), else AAC (Opus in WebM)."""
     suffix = output.suffix.lower()
-    if suffix == ".gif":
-        return []
     fallback = "libopus" if suffix == ".webm" else "aac"
     playable = PLAYABLE_AUDIO.get(suffix)
     if playable is not None and source_codec not in playable:
