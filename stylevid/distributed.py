@@ -211,6 +211,20 @@ class MotionTask:
 
 
 @dataclass
+class AssembleTask:
+    """A video whose chunks are all finished: their frames put together in its work folder
+    and its output encoded (with the input's sound), by a worker, so that the driver goes
+    on dispatching meanwhile (a GIF of 200 frames at 512x288 takes about 40 s)."""
+
+    video: int
+    source: Path
+    output: Path
+    work: Path
+    chunks: tuple[Chunk, ...]
+    frames: int
+
+
+@dataclass
 class VideoPlan:
     job: VideoJob
     info: VideoInfo
@@ -253,6 +267,12 @@ class ChunkWorker:
         info = self._probe(task.source)
         return task.video, fill_motion(task.source, info, task.size, self.options,
                                        MotionCache(task.cache), task.first, task.last)
+
+    def assemble(self, task: AssembleTask) -> tuple[int, int]:
+        """Put a video's chunks together and encode its output; returns (video, frames)."""
+        _assemble(WorkDir(task.work), task.chunks, task.frames, task.output, task.source,
+                  self._probe(task.source), self.options)
+        return task.video, task.frames
 
     def _stylizer(self, styles: tuple[StyleSpec, ...]) -> Stylizer:
         if styles not in self.stylizers:
@@ -423,7 +443,7 @@ class Outcome:
 class BatchProgress:
     """Where a distributed render stands: frames written of all (each pass's count), videos
     finished of all, and what the workers are doing (tasks running by kind: "flow range",
-    "keyframe", "chunk", in that order, kinds with none left out)."""
+    "keyframe", "chunk", "encoding", in that order, kinds with none left out)."""
 
     frames: int
     frames_total: int
@@ -437,7 +457,9 @@ class BatchProgress:
 
 
 ProgressFn = Callable[[BatchProgress], None]
-_TASK_KINDS = {MotionTask: "flow range", KeyframeTask: "keyframe", ChunkTask: "chunk"}
+Task = MotionTask | KeyframeTask | ChunkTask | AssembleTask
+_TASK_KINDS = {MotionTask: "flow range", KeyframeTask: "keyframe", ChunkTask: "chunk",
+               AssembleTask: "encoding"}
 StateFn = Callable[[VideoJob, str, str], None]  # job, state, reason
 
 
@@ -478,16 +500,16 @@ def _open_video(job: VideoJob, params: StyleParams, options: RenderOptions,
     return VideoPlan(job, info, size, 0, [], work)
 
 
-def _assemble(plan: VideoPlan, options: RenderOptions) -> None:
+def _assemble(work: WorkDir, chunks: Sequence[Chunk], frames: int, output: Path,
+              source: Path, info: VideoInfo, options: RenderOptions) -> None:
     """Final frames (of the last pass) from the chunks' folders, then the output file."""
     last = options.passes
-    for chunk in plan.chunks:
-        folder = WorkDir(plan.work.root / "chunks" / chunk.name)
+    for chunk in chunks:
+        folder = WorkDir(work.root / "chunks" / chunk.name)
         for index in range(chunk.start, chunk.end):
-            if not plan.work.frame_path(index, last).is_file():
-                plan.work.write_frame(index, folder.read_frame(index - chunk.start, last), last)
-    write_output(plan.work, plan.frames, plan.job.output, plan.job.source, plan.info, options,
-                 last)
+            if not work.frame_path(index, last).is_file():
+                work.write_frame(index, folder.read_frame(index - chunk.start, last), last)
+    write_output(work, frames, output, source, info, options, last)
 
 
 def start_workers(params: StyleParams, options: RenderOptions, requested: int | None
@@ -602,18 +624,21 @@ class _Batch:
         plan.waiting = [t for t in plan.waiting if not ready(t)]
         return released
 
-    def chunk_done(self, task: ChunkTask) -> None:
+    def chunk_done(self, task: ChunkTask) -> list[AssembleTask]:
+        """Record a finished chunk; returns the video's assembly once all its chunks are."""
         self.finished_frames += (task.chunk.end - task.chunk.start) * self.options.passes
         plan = self.plans.get(task.video)
         if plan is None:
-            return
+            return []
         plan.remaining.discard(task.chunk.name)
-        if not plan.remaining:
-            try:
-                _assemble(plan, self.options)
-                self.set_state(task.video, "done", frames=plan.frames)
-            except UserError as exc:
-                self.set_state(task.video, "failed", str(exc))
+        if plan.remaining:
+            return []
+        return [AssembleTask(task.video, plan.job.source, plan.job.output, plan.work.root,
+                             tuple(plan.chunks), plan.frames)]
+
+    def assemble_done(self, task: AssembleTask) -> None:
+        if task.video in self.plans:
+            self.set_state(task.video, "done", frames=task.frames)
 
     def progress(self, running: Sequence[Any]) -> BatchProgress:
         """Frames done (of finished chunks, and written by the ``running`` ones), frames in
@@ -650,7 +675,8 @@ def render_many(
     if on_workers:
         on_workers(note)
     batch = _Batch(jobs, options, ray_options, on_state)
-    methods = {MotionTask: "motion", KeyframeTask: "keyframe", ChunkTask: "render"}
+    methods = {MotionTask: "motion", KeyframeTask: "keyframe", ChunkTask: "render",
+               AssembleTask: "assemble"}
     pool = WorkerPool(actors, lambda actor, task: getattr(actor, methods[type(task)]).remote(task))
     for index, job in enumerate(jobs):
         try:
@@ -661,15 +687,17 @@ def render_many(
         batch.set_state(index, "running")
         pool.add(batch.motion_tasks(index, len(actors)))
 
-    def on_result(task: MotionTask | KeyframeTask | ChunkTask, result: tuple) -> None:
+    def on_result(task: Task, result: tuple) -> None:
         if isinstance(task, MotionTask):
             pool.add(batch.motion_done(task, result[1]))
         elif isinstance(task, KeyframeTask):  # a video's keyframes and chunks go before
             pool.add(batch.keyframe_done(task), first=True)  # other videos': they finish first
+        elif isinstance(task, ChunkTask):
+            pool.add(batch.chunk_done(task), first=True)
         else:
-            batch.chunk_done(task)
+            batch.assemble_done(task)
 
-    def on_error(task: MotionTask | KeyframeTask | ChunkTask, exc: BaseException) -> None:
+    def on_error(task: Task, exc: BaseException) -> None:
         if task.video in batch.plans:
             batch.set_state(task.video, "failed", _one_line(exc))
         pool.drop(lambda t: t.video != task.video)

@@ -13,9 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stylevid.config import RayOptions, RenderOptions, StyleParams, StyleSpec
+from stylevid.config import RayOptions, RegionSpec, RenderOptions, StyleParams, StyleSpec
 from stylevid.distributed import (
+    AssembleTask,
+    Chunk,
+    ChunkTask,
     VideoJob,
+    VideoPlan,
+    _Batch,  # the driver's bookkeeping, tested without Ray
     motion_ranges,
     plan_chunks,
     render_many,
@@ -26,7 +31,8 @@ from stylevid.jobs import load_job
 from stylevid.lookahead import keyframe_ramp
 from stylevid.synthetic import pan_flow, pan_frames, write_clip
 from stylevid.temporal import warping_error
-from stylevid.video import probe, read_frames
+from stylevid.video import VideoInfo, probe, read_frames
+from stylevid.workdir import WorkDir
 
 W, H = 48, 32
 JOBS = Path(__file__).resolve().parents[1] / "jobs"
@@ -92,6 +98,33 @@ def test_job_file_globs_styles_and_safety(tmp_path):
                    "params: {precision: fp16}\n")
     with pytest.raises(UserError, match="precision must be one of auto, fp32, bf16"):
         load_job(job)
+
+
+def test_a_finished_video_is_put_together_and_encoded_by_a_worker_task(tmp_path):
+    """The driver only schedules: a video whose last chunk is done is assembled and encoded
+    by a worker (an AssembleTask), counted as "encoding" while it runs, and done after it
+    (before, the driver encoded it in its loop and dispatched nothing meanwhile)."""
+    job = VideoJob(tmp_path / "in.mp4", tmp_path / "out.gif", ())
+    chunks = [Chunk(0, 4, 4), Chunk(4, 8, None)]
+    batch = _Batch([job], RenderOptions(), RayOptions(), None)
+    plan = VideoPlan(job, VideoInfo(64, 36, 30, 8 / 30, False), (64, 36), 8, chunks,
+                     WorkDir(tmp_path / "work"), remaining={c.name for c in chunks})
+    batch.plans[0] = plan
+
+    def finished(chunk):
+        return batch.chunk_done(ChunkTask(0, job.source, (), (64, 36), RegionSpec(),
+                                          tmp_path / "keys", tmp_path / "motion", chunk,
+                                          tmp_path / chunk.name, {}, 0))
+
+    assert finished(chunks[1]) == []
+    [assemble] = finished(chunks[0])
+    assert assemble == AssembleTask(0, job.source, job.output, tmp_path / "work",
+                                    tuple(chunks), 8)
+    assert not batch.outcomes  # not done while it encodes
+    progress = batch.progress([assemble])
+    assert progress.describe_running() == "1 encoding" and progress.frames == 8
+    batch.assemble_done(assemble)
+    assert batch.outcomes[0].state == "done" and batch.outcomes[0].frames == 8
 
 
 @pytest.fixture(scope="module")
