@@ -280,6 +280,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     _check_inputs(args.style, video=args.input)
     from .api import render_video
     from .progress import FrameBar
+    from .render import default_work_dir
 
     if args.workers or args.ray_address:
         return _render_on_ray(args, params, options, specs)
@@ -299,8 +300,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     cuts = f", new shots at frames {summary.cuts}" if summary.cuts else ""
+    shared = "" if args.work_dir or summary.work_dir == default_work_dir(output) \
+        else f", the frames of {summary.work_dir}"
     print(f"wrote {output}{_REPLACED if replaced else ''}: {_count(summary.frames, 'frame')} "
-          f"({summary.rendered} rendered now) "
+          f"({summary.rendered} rendered now{shared}) "
           f"in {summary.seconds:.1f} s{cuts}")
     return 0
 

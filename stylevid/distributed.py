@@ -43,13 +43,13 @@ from .render import (
     VideoRenderer,
     check_output,
     check_span,
-    default_work_dir,
     expected_frames,
     joined,
     manifest_for,
     no_frames_message,
     refine_pass,
     render_frames,
+    work_dir_for,
     write_output,
 )
 from .video import VideoInfo, output_size, probe, read_frames
@@ -491,11 +491,11 @@ def _open_video(job: VideoJob, params: StyleParams, options: RenderOptions,
     check_output(job.output, info, options)
     check_span(job.source, info, options)
     _, regions = regions_source(job.regions, job.styles, params, options, info)
-    work = WorkDir(job.work_dir or default_work_dir(job.output))
     manifest = manifest_for(job.source, [s.path for s in job.styles], params, options, size,
                             {"chunk_frames": ray_options.chunk_frames,
                              "blend": ray_options.blend, "chunk_format": CHUNK_FORMAT,
                              **regions})
+    work = WorkDir(job.work_dir or work_dir_for(job.output, manifest))
     work.open(manifest)
     return VideoPlan(job, info, size, 0, [], work)
 

@@ -11,6 +11,7 @@ from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,6 +63,7 @@ class RenderSummary:
     rendered: int
     cuts: list[int]
     seconds: float
+    work_dir: Path  # where the finished frames are
 
 
 # (frame index, frames total, loss); a resumed render first reports its last finished frame
@@ -83,6 +85,21 @@ def joined(pulls: Sequence[AnchorsFn]) -> AnchorsFn:
 
 def default_work_dir(output: Path) -> Path:
     return output.parent / f".{output.name}.stylevid"
+
+
+def work_dir_for(output: Path, manifest: dict[str, Any]) -> Path:
+    """The output's work folder, ``.OUT.stylevid`` beside it; while that does not exist,
+    the folder of the same render written to another format beside it (``out.mp4``'s for
+    ``out.gif``, or a frame folder's), so that a finished render is only encoded again
+    instead of rendered again in a folder of its own."""
+    own = default_work_dir(output)
+    if own.exists():
+        return own
+    for suffix in ("", *OUTPUT_SUFFIXES):
+        other = default_work_dir(output.with_suffix(suffix))
+        if other != own and WorkDir(other).holds(manifest):
+            return other
+    return own
 
 
 def manifest_for(source: Path, styles: Sequence[str], params: StyleParams,
@@ -511,8 +528,9 @@ def render_video(
     if stylizer.params.init not in ("content", "noise"):
         check_image_source(stylizer.params.init)
     check_fits(size[1], size[0], stylizer.params, stylizer.device.type)
-    work = WorkDir(work_dir or default_work_dir(output))
-    work.open(manifest_for(source, styles, stylizer.params, options, size, manifest_extra or {}))
+    manifest = manifest_for(source, styles, stylizer.params, options, size, manifest_extra or {})
+    work = WorkDir(work_dir or work_dir_for(output, manifest))
+    work.open(manifest)
     renderer = VideoRenderer(stylizer, options)
     if on_pass is not None:
         on_pass(1)
@@ -540,7 +558,7 @@ def render_video(
     write_output(work, result.frames, output, source, info, options, options.passes,
                  on_encode)
     return RenderSummary(frames=result.frames, rendered=rendered, cuts=result.cuts,
-                         seconds=time.monotonic() - began)
+                         seconds=time.monotonic() - began, work_dir=work.root)
 
 
 def check_span(source: Path, info: VideoInfo, options: RenderOptions) -> None:

@@ -45,6 +45,11 @@ def _differences(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, A
     return [] if old == new else [(prefix.rstrip("."), old, new)]
 
 
+def _as_read_back(manifest: dict[str, Any]) -> Any:
+    """The manifest as it reads back from its file (tuples become lists)."""
+    return json.loads(json.dumps(manifest))
+
+
 class WorkDir:
     """Frames ``frames/000123.png`` (pass 1; later passes in ``pass2/`` ...) and cached
     motion ``motion/`` of one render."""
@@ -62,7 +67,7 @@ class WorkDir:
         on a typo, say) is simply taken over: there is nothing in it to protect.
         """
         path = self.root / MANIFEST
-        manifest = json.loads(json.dumps(manifest))  # tuples become lists, as when read back
+        manifest = _as_read_back(manifest)
         previous = json.loads(path.read_text()) if path.is_file() else None
         if previous is not None and previous != manifest and self.has_frames():
             changes = ", ".join(f"{key} {old!r} now {new!r}"
@@ -84,6 +89,12 @@ class WorkDir:
                 tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
         self.frames.mkdir(exist_ok=True)
         return self.done_count()
+
+    def holds(self, manifest: dict[str, Any]) -> bool:
+        """Whether the folder holds finished frames of a render with ``manifest``."""
+        path = self.root / MANIFEST
+        return path.is_file() and json.loads(path.read_text()) == _as_read_back(manifest) \
+            and self.has_frames()
 
     def has_frames(self) -> bool:
         """Whether any finished frame (of any pass or chunk) is in the folder."""

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -227,16 +228,18 @@ def test_fps_renders_a_video_at_another_rate_in_sync_with_its_sound(pan_clip, as
 @pytest.mark.parametrize("name, codec, sound", [("out.webm", "vp9", "opus"),
                                                   ("out.gif", "gif", None)])
 def test_a_render_is_written_as_webm_or_an_animated_gif(pan_clip, assets, default_render,
-                                                        tmp_path, cli, name, codec, sound):
-    """The same finished frames (the default render's work folder: only the encoding runs)
-    as VP9 in WebM with the sound made Opus, and as a GIF that loops and holds no sound,
-    each at the clip's rate and as close to the lossless frames as the H.264 file is."""
+                                                        cli, name, codec, sound):
+    """The default render again, to out_default.webm or .gif beside out_default.mp4: its
+    frames are taken from the .mp4's work folder and only the encoding runs. VP9 in WebM
+    with the sound made Opus, and a GIF that loops and holds no sound, each at the clip's
+    rate and as close to the lossless frames as the H.264 file is."""
     h264, frames_folder = default_render
-    out = tmp_path / name
+    out = h264.with_suffix(Path(name).suffix)
     proc = cli("render", str(pan_clip), "--style", str(assets.painting), "-o", str(out),
-               *FAST, "--work-dir", str(frames_folder.parent))
+               *FAST)
     assert proc.returncode == 0, proc.stderr
-    assert "(0 rendered now)" in proc.stdout
+    assert f"(0 rendered now, the frames of {frames_folder.parent})" in proc.stdout
+    assert not (h264.parent / f".{out.name}.stylevid").exists()
     header = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(out)],
                             capture_output=True, text=True).stderr
     assert re.search(rf"Video: {codec}\b", header), header
